@@ -1,0 +1,110 @@
+//! The journal format recorded in a database header.
+//!
+//! Byte 19 of the header (the "file format read version") is what SQLite looks at when it
+//! opens a database: 2 means the file must be accessed through a WAL, 1 means a rollback
+//! journal (`lockBtree` in btree.c). Byte 18, the write version, follows it in every header
+//! SQLite writes, but it is byte 19 that decides how every other connection treats the file,
+//! so that is the byte a downgrade flips.
+
+/// The 16 bytes every SQLite database starts with.
+pub const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Length of the database header. A file shorter than this has no header yet.
+pub const HEADER_LEN: usize = 100;
+
+/// Offset of the read version, the byte that selects WAL (2) or a rollback journal (1).
+pub const READ_VERSION_OFFSET: usize = 19;
+
+/// What a database header says about the journal, as far as walguard cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderFormat {
+    /// No database header: an empty or short file, or one that is not an SQLite database.
+    Absent,
+    /// Read version 1: rollback journal (DELETE, TRUNCATE, PERSIST, MEMORY or OFF).
+    Rollback,
+    /// Read version 2: write-ahead log.
+    Wal,
+    /// A header with a read version SQLite itself refuses to open (0 or above 2).
+    Other,
+}
+
+impl HeaderFormat {
+    /// Classify the first bytes of a database file. `bytes` must start at offset 0.
+    pub fn parse(bytes: &[u8]) -> HeaderFormat {
+        if bytes.len() < HEADER_LEN || !bytes.starts_with(MAGIC) {
+            return HeaderFormat::Absent;
+        }
+        Self::from_read_version(bytes[READ_VERSION_OFFSET])
+    }
+
+    /// Classify a read-version byte, assuming the header around it is valid.
+    pub fn from_read_version(byte: u8) -> HeaderFormat {
+        match byte {
+            1 => HeaderFormat::Rollback,
+            2 => HeaderFormat::Wal,
+            _ => HeaderFormat::Other,
+        }
+    }
+}
+
+/// The read-version byte a write of `data` at `offset` puts on disk, if the write covers it.
+pub fn written_read_version(offset: i64, data: &[u8]) -> Option<u8> {
+    let target = READ_VERSION_OFFSET as i64;
+    if offset > target {
+        return None;
+    }
+    let index = usize::try_from(target - offset).ok()?;
+    data.get(index).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(read_version: u8) -> Vec<u8> {
+        let mut h = vec![0u8; 4096];
+        h[..16].copy_from_slice(MAGIC);
+        h[18] = read_version;
+        h[19] = read_version;
+        h
+    }
+
+    #[test]
+    fn classifies_headers() {
+        assert_eq!(HeaderFormat::parse(&header(1)), HeaderFormat::Rollback);
+        assert_eq!(HeaderFormat::parse(&header(2)), HeaderFormat::Wal);
+        assert_eq!(HeaderFormat::parse(&header(3)), HeaderFormat::Other);
+        assert_eq!(HeaderFormat::parse(&header(0)), HeaderFormat::Other);
+    }
+
+    #[test]
+    fn read_version_alone_decides() {
+        let mut h = header(2);
+        h[18] = 1;
+        assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Wal);
+        h[18] = 2;
+        h[19] = 1;
+        assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Rollback);
+    }
+
+    #[test]
+    fn no_header_without_magic_or_length() {
+        assert_eq!(HeaderFormat::parse(&[]), HeaderFormat::Absent);
+        assert_eq!(HeaderFormat::parse(&header(2)[..99]), HeaderFormat::Absent);
+        let mut h = header(2);
+        h[0] = b's';
+        assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Absent);
+    }
+
+    #[test]
+    fn written_byte_only_when_covered() {
+        let page = header(1);
+        assert_eq!(written_read_version(0, &page), Some(1));
+        assert_eq!(written_read_version(0, &page[..19]), None);
+        assert_eq!(written_read_version(19, &[7]), Some(7));
+        assert_eq!(written_read_version(18, &[7, 8]), Some(8));
+        assert_eq!(written_read_version(20, &page), None);
+        assert_eq!(written_read_version(4096, &page), None);
+        assert_eq!(written_read_version(-1, &[0; 30]), Some(0));
+    }
+}

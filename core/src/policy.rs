@@ -1,0 +1,215 @@
+//! Policies and the refuse/allow decisions taken under them.
+//!
+//! A downgrade is a change of a file whose on-disk header says WAL to a rollback journal
+//! mode. It is seen at two layers: the `journal_mode` pragma sent to the file, and the write
+//! of a header whose read version goes from 2 to 1. Both layers decide here.
+
+use crate::header::HeaderFormat;
+use crate::pragma::JournalModeRequest;
+
+/// How loud the guard is for one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Refuse downgrades with an error (the default).
+    Enforce,
+    /// Answer the pragma with `wal` and change nothing, as SQLite does for a mode it cannot
+    /// change; header writes that would downgrade are refused.
+    Keep,
+    /// Let downgrades happen, but log and count them.
+    Warn,
+    /// Like `Enforce`, and also refuse rollback modes on files that are not WAL yet.
+    Strict,
+    /// No checks: the deliberate path for an operator converting a database on purpose.
+    Off,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 5] = [Policy::Enforce, Policy::Keep, Policy::Warn, Policy::Strict, Policy::Off];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Enforce => "enforce",
+            Policy::Keep => "keep",
+            Policy::Warn => "warn",
+            Policy::Strict => "strict",
+            Policy::Off => "off",
+        }
+    }
+
+    /// Parse a policy name. Names are exact: a misspelt policy must never silently become
+    /// another one.
+    pub fn parse(name: &[u8]) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name().as_bytes() == name)
+    }
+
+    /// The valid names, for error messages: `enforce, keep, warn, strict, off`.
+    pub fn valid_names() -> String {
+        Policy::ALL.map(Policy::name).join(", ")
+    }
+}
+
+/// What to do with a `journal_mode` pragma.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PragmaVerdict {
+    /// Not a downgrade (or the policy lets everything through): SQLite handles it.
+    Allow,
+    /// Fail the statement with a `walguard:` error.
+    Refuse,
+    /// Answer `wal` without changing anything.
+    Keep,
+    /// Let SQLite change the mode, and report it.
+    Warn,
+}
+
+/// Decide a `PRAGMA journal_mode` request for a file whose header currently says `on_disk`.
+pub fn decide_pragma(policy: Policy, request: JournalModeRequest, on_disk: HeaderFormat) -> PragmaVerdict {
+    let JournalModeRequest::Set(mode) = request else {
+        return PragmaVerdict::Allow;
+    };
+    if !mode.is_rollback() {
+        return PragmaVerdict::Allow;
+    }
+    match (policy, on_disk) {
+        (Policy::Off, _) => PragmaVerdict::Allow,
+        (Policy::Strict, _) => PragmaVerdict::Refuse,
+        (_, HeaderFormat::Absent | HeaderFormat::Rollback | HeaderFormat::Other) => PragmaVerdict::Allow,
+        (Policy::Enforce, HeaderFormat::Wal) => PragmaVerdict::Refuse,
+        (Policy::Keep, HeaderFormat::Wal) => PragmaVerdict::Keep,
+        (Policy::Warn, HeaderFormat::Wal) => PragmaVerdict::Warn,
+    }
+}
+
+/// What to do with a write that changes the header's read version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteVerdict {
+    Allow,
+    Refuse,
+    Warn,
+}
+
+/// Decide a write that puts read version `written` on a file whose header says `on_disk`.
+///
+/// `restoring` is true when the write puts back a header that was never committed over:
+/// the rollback of this connection's own 1 -> 2 switch, or the playback of a hot journal
+/// that holds the page being written. Refusing those would leave a database that nobody
+/// can open, so they are always allowed.
+pub fn decide_header_write(policy: Policy, on_disk: HeaderFormat, written: HeaderFormat, restoring: bool) -> WriteVerdict {
+    let downgrade = on_disk == HeaderFormat::Wal && written == HeaderFormat::Rollback;
+    if !downgrade || restoring {
+        return WriteVerdict::Allow;
+    }
+    match policy {
+        Policy::Off => WriteVerdict::Allow,
+        Policy::Warn => WriteVerdict::Warn,
+        Policy::Enforce | Policy::Keep | Policy::Strict => WriteVerdict::Refuse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pragma::JournalMode;
+    use proptest::prelude::*;
+
+    const FORMATS: [HeaderFormat; 4] = [HeaderFormat::Absent, HeaderFormat::Rollback, HeaderFormat::Wal, HeaderFormat::Other];
+
+    fn set(mode: JournalMode) -> JournalModeRequest {
+        JournalModeRequest::Set(mode)
+    }
+
+    #[test]
+    fn policy_names_round_trip_exactly() {
+        for p in Policy::ALL {
+            assert_eq!(Policy::parse(p.name().as_bytes()), Some(p));
+        }
+        assert_eq!(Policy::parse(b"Enforce"), None);
+        assert_eq!(Policy::parse(b""), None);
+        assert_eq!(Policy::parse(b"enforce "), None);
+        assert_eq!(Policy::valid_names(), "enforce, keep, warn, strict, off");
+    }
+
+    #[test]
+    fn enforce_refuses_every_rollback_mode_on_wal_files_only() {
+        for mode in JournalMode::ALL {
+            let expected = if mode.is_rollback() { PragmaVerdict::Refuse } else { PragmaVerdict::Allow };
+            assert_eq!(decide_pragma(Policy::Enforce, set(mode), HeaderFormat::Wal), expected);
+            for format in [HeaderFormat::Absent, HeaderFormat::Rollback, HeaderFormat::Other] {
+                assert_eq!(decide_pragma(Policy::Enforce, set(mode), format), PragmaVerdict::Allow);
+            }
+        }
+    }
+
+    #[test]
+    fn queries_and_wal_requests_always_pass() {
+        for policy in Policy::ALL {
+            for format in FORMATS {
+                assert_eq!(decide_pragma(policy, JournalModeRequest::Query, format), PragmaVerdict::Allow);
+                assert_eq!(decide_pragma(policy, set(JournalMode::Wal), format), PragmaVerdict::Allow);
+            }
+        }
+    }
+
+    #[test]
+    fn each_policy_on_a_wal_file() {
+        let delete = set(JournalMode::Delete);
+        assert_eq!(decide_pragma(Policy::Keep, delete, HeaderFormat::Wal), PragmaVerdict::Keep);
+        assert_eq!(decide_pragma(Policy::Warn, delete, HeaderFormat::Wal), PragmaVerdict::Warn);
+        assert_eq!(decide_pragma(Policy::Strict, delete, HeaderFormat::Wal), PragmaVerdict::Refuse);
+        assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Wal), PragmaVerdict::Allow);
+    }
+
+    #[test]
+    fn strict_refuses_rollback_modes_everywhere() {
+        for format in FORMATS {
+            assert_eq!(decide_pragma(Policy::Strict, set(JournalMode::Truncate), format), PragmaVerdict::Refuse);
+        }
+    }
+
+    #[test]
+    fn header_writes() {
+        use HeaderFormat::*;
+        assert_eq!(decide_header_write(Policy::Enforce, Wal, Rollback, false), WriteVerdict::Refuse);
+        assert_eq!(decide_header_write(Policy::Keep, Wal, Rollback, false), WriteVerdict::Refuse);
+        assert_eq!(decide_header_write(Policy::Strict, Wal, Rollback, false), WriteVerdict::Refuse);
+        assert_eq!(decide_header_write(Policy::Warn, Wal, Rollback, false), WriteVerdict::Warn);
+        assert_eq!(decide_header_write(Policy::Off, Wal, Rollback, false), WriteVerdict::Allow);
+        // Restoring an uncommitted header is never refused.
+        assert_eq!(decide_header_write(Policy::Strict, Wal, Rollback, true), WriteVerdict::Allow);
+        // A new rollback file, a rollback commit, an upgrade: nothing to decide.
+        assert_eq!(decide_header_write(Policy::Strict, Absent, Rollback, false), WriteVerdict::Allow);
+        assert_eq!(decide_header_write(Policy::Strict, Rollback, Rollback, false), WriteVerdict::Allow);
+        assert_eq!(decide_header_write(Policy::Strict, Rollback, Wal, false), WriteVerdict::Allow);
+        // A write that destroys the header is not a journal-mode change.
+        assert_eq!(decide_header_write(Policy::Enforce, Wal, Absent, false), WriteVerdict::Allow);
+    }
+
+    fn any_policy() -> impl Strategy<Value = Policy> {
+        proptest::sample::select(Policy::ALL.to_vec())
+    }
+    fn any_format() -> impl Strategy<Value = HeaderFormat> {
+        proptest::sample::select(FORMATS.to_vec())
+    }
+
+    proptest! {
+        /// Only a WAL -> rollback transition that is not a restore can ever be stopped.
+        #[test]
+        fn writes_are_refused_only_for_real_downgrades(policy in any_policy(), on_disk in any_format(), written in any_format(), restoring in any::<bool>()) {
+            let verdict = decide_header_write(policy, on_disk, written, restoring);
+            let downgrade = on_disk == HeaderFormat::Wal && written == HeaderFormat::Rollback && !restoring;
+            if !downgrade || policy == Policy::Off {
+                prop_assert_eq!(verdict, WriteVerdict::Allow);
+            } else {
+                prop_assert_ne!(verdict, WriteVerdict::Allow);
+            }
+        }
+
+        /// Outside `strict`, a pragma is only ever stopped on a file whose header says WAL.
+        #[test]
+        fn pragma_interference_needs_a_wal_header(policy in any_policy(), on_disk in any_format(), mode in 0usize..6) {
+            let verdict = decide_pragma(policy, set(JournalMode::ALL[mode]), on_disk);
+            if policy != Policy::Strict && on_disk != HeaderFormat::Wal {
+                prop_assert_eq!(verdict, PragmaVerdict::Allow);
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! # walguard: a VFS shim that refuses to walk a WAL database back to a rollback journal
+//!
+//! Many processes opening one SQLite file must agree on its journal mode. When one of them
+//! "falls back" to `journal_mode=DELETE` while its siblings use WAL, the file flips between
+//! modes and gets corrupted. walguard makes that downgrade impossible for every connection
+//! opened after it is loaded, whatever the language of the client.
+//!
+//! ## Loading
+//! `sqlite3_walguard_init` registers a VFS named `walguard` that wraps the default VFS of the
+//! moment and becomes the new default. The extension stays loaded for the life of the
+//! process (`SQLITE_OK_LOAD_PERMANENTLY`); loading it again is a no-op. In the sqlite3 shell,
+//! load first, then open: `.load ./libwalguard` then `.open app.db`.
+//!
+//! ## What is refused
+//! On a main database file whose on-disk header says WAL (read version 2):
+//! 1. `PRAGMA journal_mode=<rollback mode>` (DELETE, TRUNCATE, PERSIST, MEMORY, OFF, spelt
+//!    any way SQLite accepts) fails at prepare time with a `walguard:` message
+//!    (`SQLITE_FCNTL_PRAGMA`);
+//! 2. a write that would change the header's read version from 2 to 1 fails with
+//!    `SQLITE_IOERR_WRITE` and a `walguard:` line through `sqlite3_log`. This catches the
+//!    paths that never send the pragma to that file: an unprefixed pragma applied to ATTACHed
+//!    databases, `SQLITE_DBCONFIG_RESET_DATABASE` + `VACUUM`, checkpointing a page 1 that some
+//!    other tool wrote into the WAL.
+//!
+//! The write layer never refuses the two legitimate 2 -> 1 writes: the rollback of this
+//! connection's own uncommitted 1 -> 2 switch, and the playback of a hot journal that holds
+//! exactly the page being written (a crash in the middle of a 1 -> 2 switch).
+//!
+//! ## The deliberate path
+//! Open the file with the URI parameter `walguard=off` (`file:app.db?walguard=off`) to turn
+//! the guard off for that one file; every such open is logged.
+//!
+//! ## Layout
+//! - `walguard_core` (the `core/` crate): every decision, as plain Rust;
+//! - [`vfs`]: registration and the VFS methods;
+//! - [`file`]: the io methods of a guarded main database file;
+//! - [`sqlite`]: small helpers over the host's API (log lines, SQLite-allocated strings).
+
+mod file;
+mod sqlite;
+mod vfs;
+
+use std::ffi::{c_char, c_int};
+use std::sync::OnceLock;
+
+use libsqlite3_sys as ffi;
+
+/// The host's API table the extension was first initialised with. libsqlite3-sys keeps one
+/// set of function pointers per process, so a second, different SQLite library in the same
+/// process (say the system one and a bundled one) must not overwrite them.
+static HOST_API: OnceLock<usize> = OnceLock::new();
+
+/// Entry point, found by `load_extension` from the library's name.
+///
+/// # Safety
+/// Called by SQLite with a valid connection, error-message slot and API table.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sqlite3_walguard_init(
+    _db: *mut ffi::sqlite3,
+    err_msg: *mut *mut c_char,
+    api: *mut ffi::sqlite3_api_routines,
+) -> c_int {
+    let first_api = *HOST_API.get_or_init(|| api as usize);
+    if first_api != api as usize {
+        // The already-stored pointers belong to the first host; they are still valid for it
+        // (the library is never unloaded), so sqlite3_malloc through them is sound.
+        // SAFETY: err_msg is SQLite's out-parameter for this call.
+        unsafe { sqlite::set_error(err_msg, "walguard: already loaded by another SQLite library in this process; load it into one SQLite only") };
+        return ffi::SQLITE_ERROR;
+    }
+    // SAFETY: `api` is the table SQLite handed us; the function checks the host's version
+    // against the headers the bindings were generated from before storing any pointer
+    // except sqlite3_malloc (stored first, so an error message can be allocated).
+    if let Err(e) = unsafe { ffi::rusqlite_extension_init2(api) } {
+        // SAFETY: sqlite3_malloc is initialised even when the version check fails.
+        unsafe { sqlite::set_error(err_msg, &format!("walguard: cannot load: {e}")) };
+        return ffi::SQLITE_ERROR;
+    }
+    match vfs::register() {
+        Ok(()) => ffi::SQLITE_OK_LOAD_PERMANENTLY,
+        Err(message) => {
+            // SAFETY: the API is initialised.
+            unsafe { sqlite::set_error(err_msg, &message) };
+            ffi::SQLITE_ERROR
+        }
+    }
+}

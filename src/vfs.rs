@@ -1,0 +1,244 @@
+//! The `walguard` VFS: registration and the VFS-level methods.
+//!
+//! Following SQLite's `ext/misc/cksumvfs.c`: the lower VFS (the default one when walguard
+//! is loaded) lives in `pAppData`, every method is forwarded to it, and each `sqlite3_file`
+//! is a [`GuardedFile`](crate::file::GuardedFile) immediately followed by the lower VFS's
+//! own file. Only main database files are guarded; every other file (journals, WALs, temp
+//! files) is opened by the lower `xOpen` directly on the same memory and never sees
+//! walguard again.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::ptr;
+use std::sync::OnceLock;
+
+use libsqlite3_sys as ffi;
+
+use crate::file;
+
+/// The name the VFS is registered under.
+pub const NAME: &std::ffi::CStr = c"walguard";
+
+/// The lower VFS of `vfs`, kept in its `pAppData`.
+///
+/// # Safety
+/// `vfs` is the walguard VFS, as passed by SQLite to one of its methods.
+unsafe fn lower(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
+    // SAFETY: the caller vouches for `vfs`; pAppData was set at registration and never changes.
+    unsafe { (*vfs).pAppData.cast() }
+}
+
+/// Register the VFS and make it the default, once per process. Later calls report the
+/// first outcome and change nothing.
+pub fn register() -> Result<(), String> {
+    static OUTCOME: OnceLock<Result<(), String>> = OnceLock::new();
+    // SAFETY: the extension API is initialised before register() is called.
+    OUTCOME.get_or_init(|| unsafe { register_once() }).clone()
+}
+
+/// # Safety
+/// The extension API must be initialised.
+unsafe fn register_once() -> Result<(), String> {
+    // SAFETY: plain lookups through the initialised API.
+    let (existing, base) = unsafe { (ffi::sqlite3_vfs_find(NAME.as_ptr()), ffi::sqlite3_vfs_find(ptr::null())) };
+    if !existing.is_null() {
+        return Ok(()); // another copy of the library registered it first
+    }
+    if base.is_null() {
+        return Err("walguard: SQLite has no default VFS to wrap".to_owned());
+    }
+    // SAFETY: `base` is a registered VFS; registered VFSes are never freed while in use.
+    let vfs = Box::leak(Box::new(unsafe { wrap(base) }));
+    // SAFETY: `vfs` is leaked, so it outlives every connection that will use it.
+    let rc = unsafe { ffi::sqlite3_vfs_register(vfs, 1) };
+    if rc == ffi::SQLITE_OK { Ok(()) } else { Err(format!("walguard: sqlite3_vfs_register failed ({rc})")) }
+}
+
+/// Build the walguard VFS on top of `base`, presenting the same `iVersion` and the same
+/// optional methods.
+///
+/// # Safety
+/// `base` points to a valid, registered VFS.
+unsafe fn wrap(base: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
+    // SAFETY: the caller vouches for `base`.
+    let b = unsafe { &*base };
+    let v3 = b.iVersion >= 3;
+    let v2 = b.iVersion >= 2;
+    ffi::sqlite3_vfs {
+        iVersion: b.iVersion.min(3),
+        szOsFile: b.szOsFile + file::HEADER_SIZE,
+        mxPathname: b.mxPathname,
+        pNext: ptr::null_mut(),
+        zName: NAME.as_ptr(),
+        pAppData: base.cast(),
+        xOpen: Some(open),
+        xDelete: b.xDelete.and(Some(delete)),
+        xAccess: b.xAccess.and(Some(access)),
+        xFullPathname: b.xFullPathname.and(Some(full_pathname)),
+        xDlOpen: b.xDlOpen.and(Some(dl_open)),
+        xDlError: b.xDlError.and(Some(dl_error)),
+        xDlSym: b.xDlSym.and(Some(dl_sym)),
+        xDlClose: b.xDlClose.and(Some(dl_close)),
+        xRandomness: b.xRandomness.and(Some(randomness)),
+        xSleep: b.xSleep.and(Some(sleep)),
+        xCurrentTime: b.xCurrentTime.and(Some(current_time)),
+        xGetLastError: b.xGetLastError.and(Some(get_last_error)),
+        xCurrentTimeInt64: if v2 { b.xCurrentTimeInt64.and(Some(current_time_int64)) } else { None },
+        xSetSystemCall: if v3 { b.xSetSystemCall.and(Some(set_system_call)) } else { None },
+        xGetSystemCall: if v3 { b.xGetSystemCall.and(Some(get_system_call)) } else { None },
+        xNextSystemCall: if v3 { b.xNextSystemCall.and(Some(next_system_call)) } else { None },
+    }
+}
+
+unsafe extern "C" fn open(
+    vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    out: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    // SAFETY: SQLite passes our VFS, a buffer of szOsFile bytes and its own arguments.
+    unsafe {
+        let base = lower(vfs);
+        if flags & ffi::SQLITE_OPEN_MAIN_DB == 0 || name.is_null() {
+            // Not a database file anyone else could share: the lower VFS owns it outright.
+            // Our szOsFile is larger than the lower one, so the buffer is big enough.
+            let Some(base_open) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
+            return base_open(base, name, out, flags, out_flags);
+        }
+        file::open(base, name, out, flags, out_flags)
+    }
+}
+
+// The remaining methods forward to the lower VFS. Each is installed only when the lower
+// VFS has the method (see `wrap`), so the `else` arms are unreachable in practice; they
+// return an error instead of panicking across the FFI boundary.
+
+unsafe extern "C" fn delete(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        let Some(f) = (*base).xDelete else { return ffi::SQLITE_IOERR_DELETE };
+        f(base, name, sync_dir)
+    }
+}
+
+unsafe extern "C" fn access(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, flags: c_int, out: *mut c_int) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        let Some(f) = (*base).xAccess else { return ffi::SQLITE_IOERR_ACCESS };
+        f(base, name, flags, out)
+    }
+}
+
+unsafe extern "C" fn full_pathname(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, n: c_int, out: *mut c_char) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        let Some(f) = (*base).xFullPathname else { return ffi::SQLITE_CANTOPEN };
+        f(base, name, n, out)
+    }
+}
+
+unsafe extern "C" fn dl_open(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> *mut c_void {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xDlOpen.map_or(ptr::null_mut(), |f| f(base, name))
+    }
+}
+
+unsafe extern "C" fn dl_error(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        if let Some(f) = (*base).xDlError {
+            f(base, n, out);
+        }
+    }
+}
+
+/// What `xDlSym` returns, as bindgen spells sqlite3.h's `void (*(*xDlSym)(...))(void)`.
+type DlSymbol = Option<unsafe extern "C" fn(*mut ffi::sqlite3_vfs, *mut c_void, *const c_char)>;
+
+unsafe extern "C" fn dl_sym(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_void, symbol: *const c_char) -> DlSymbol {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xDlSym.and_then(|f| f(base, handle, symbol))
+    }
+}
+
+unsafe extern "C" fn dl_close(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_void) {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        if let Some(f) = (*base).xDlClose {
+            f(base, handle);
+        }
+    }
+}
+
+unsafe extern "C" fn randomness(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xRandomness.map_or(0, |f| f(base, n, out))
+    }
+}
+
+unsafe extern "C" fn sleep(vfs: *mut ffi::sqlite3_vfs, micros: c_int) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xSleep.map_or(0, |f| f(base, micros))
+    }
+}
+
+unsafe extern "C" fn current_time(vfs: *mut ffi::sqlite3_vfs, out: *mut f64) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xCurrentTime.map_or(ffi::SQLITE_ERROR, |f| f(base, out))
+    }
+}
+
+unsafe extern "C" fn get_last_error(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xGetLastError.map_or(0, |f| f(base, n, out))
+    }
+}
+
+unsafe extern "C" fn current_time_int64(vfs: *mut ffi::sqlite3_vfs, out: *mut ffi::sqlite3_int64) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xCurrentTimeInt64.map_or(ffi::SQLITE_ERROR, |f| f(base, out))
+    }
+}
+
+unsafe extern "C" fn set_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, call: ffi::sqlite3_syscall_ptr) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xSetSystemCall.map_or(ffi::SQLITE_NOTFOUND, |f| f(base, name, call))
+    }
+}
+
+unsafe extern "C" fn get_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> ffi::sqlite3_syscall_ptr {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xGetSystemCall.and_then(|f| f(base, name))
+    }
+}
+
+unsafe extern "C" fn next_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> *const c_char {
+    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
+    unsafe {
+        let base = lower(vfs);
+        (*base).xNextSystemCall.map_or(ptr::null(), |f| f(base, name))
+    }
+}
