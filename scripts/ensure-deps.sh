@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing walguard needs, only when it is missing.
+#   scripts/ensure-deps.sh build   libclang + sqlite3.h (bindgen reads the system header)
+#   scripts/ensure-deps.sh test    + the sqlite3 shell, Debian's python3, Tcl's sqlite3
+set -euo pipefail
+want=(libclang-dev libsqlite3-dev pkg-config)
+if [ "${1:-build}" = test ]; then
+  want+=(sqlite3 python3 tcl libsqlite3-tcl)
+fi
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
