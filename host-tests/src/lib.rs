@@ -87,6 +87,14 @@ pub fn intact(rows: i64) -> (i64, i64, String) {
     (rows, rows * (rows + 1) / 2, "ok".to_owned())
 }
 
+/// Step `sql` to its end, collecting the first column of every row. A pragma's write is
+/// committed after its row is returned, so only a client that steps to the end sees an
+/// error from the commit (clients that stop at the first row see it vanish at reset).
+pub fn run_to_end(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(sql)?;
+    stmt.query_map([], |r| r.get::<_, String>(0))?.collect()
+}
+
 /// `SQLITE_FCNTL_VFSNAME` for a schema: `walguard/unix` when guarded.
 pub fn vfs_name(conn: &Connection, schema: &str) -> Option<String> {
     let schema = std::ffi::CString::new(schema).unwrap();

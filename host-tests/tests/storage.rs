@@ -10,12 +10,6 @@ fn setup() -> TempDir {
     tempfile::tempdir().unwrap()
 }
 
-/// Step `sql` to its end, collecting the first column of every row.
-fn run_to_end(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(sql)?;
-    stmt.query_map([], |r| r.get::<_, String>(0))?.collect()
-}
-
 fn journal_mode(conn: &Connection, schema: &str) -> String {
     conn.query_row(&format!("PRAGMA {schema}.journal_mode"), [], |r| r.get(0)).unwrap()
 }

@@ -1,0 +1,115 @@
+//! The legitimate 2 -> 1 header writes, and crashes around refusals. This process stacks
+//! walguard over the fault VFS ("faulty") over unix, and runs its tests one at a time,
+//! since the faults are process-wide switches.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use rusqlite::ErrorCode;
+use walguard_host_tests::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn setup() -> (std::sync::MutexGuard<'static, ()>, tempfile::TempDir) {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    install_fault_vfs();
+    load_walguard();
+    (guard, tempfile::tempdir().unwrap())
+}
+
+fn rollback_db(path: &Path, rows: i64) {
+    let conn = open(path);
+    conn.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
+    insert_rows(&conn, 1, rows);
+}
+
+/// Run `sql` on `db` and keep the files a crash would leave at the moment SQLite deletes the
+/// rollback journal, i.e. after the commit wrote the database and before it was final.
+fn crash_at_journal_delete(db: &Path, sql: &str, crash_dir: &Path) -> rusqlite::Result<()> {
+    *SNAPSHOT_ON_JOURNAL_DELETE.lock().unwrap() = Some(crash_dir.to_path_buf());
+    let before = SNAPSHOTS.load(Ordering::SeqCst);
+    let result = open(db).execute_batch(sql);
+    *SNAPSHOT_ON_JOURNAL_DELETE.lock().unwrap() = None;
+    assert_eq!(SNAPSHOTS.load(Ordering::SeqCst), before + 1, "one journal deleted by {sql}");
+    result
+}
+
+#[test]
+fn the_stack_is_walguard_over_the_fault_vfs() {
+    let (_serial, dir) = setup();
+    let conn = open(&dir.path().join("a.db"));
+    assert_eq!(vfs_name(&conn, "main").as_deref(), Some("walguard/unix"));
+    // SAFETY: a plain lookup.
+    let default = unsafe { std::ffi::CStr::from_ptr((*rusqlite::ffi::sqlite3_vfs_find(std::ptr::null())).zName) };
+    assert_eq!(default.to_str().unwrap(), "walguard");
+    // SAFETY: a plain lookup.
+    let below = unsafe { (*rusqlite::ffi::sqlite3_vfs_find(std::ptr::null())).pAppData };
+    // SAFETY: walguard keeps its lower VFS in pAppData.
+    let below = unsafe { std::ffi::CStr::from_ptr((*below.cast::<rusqlite::ffi::sqlite3_vfs>()).zName) };
+    assert_eq!(below.to_str().unwrap(), "faulty");
+}
+
+#[test]
+fn hot_journal_of_a_crashed_switch_to_wal_is_played_back() {
+    let (_serial, dir) = setup();
+    let db = dir.path().join("app.db");
+    rollback_db(&db, 100);
+    let crash = tempfile::tempdir().unwrap();
+    crash_at_journal_delete(&db, "PRAGMA journal_mode=WAL", crash.path()).unwrap();
+    assert_eq!(header(&db), WAL, "the switch itself went through");
+
+    // The crashed state: the new header is on disk, the journal holding the old one is hot.
+    let crashed = crash.path().join("app.db");
+    assert_eq!(header(&crashed), WAL);
+    assert!(crash.path().join("app.db-journal").exists());
+    let refusals_before = logged("walguard: refused").len();
+
+    // The next open through walguard must roll the switch back, not refuse it.
+    let conn = open(&crashed);
+    assert_eq!(contents(&conn), intact(100));
+    assert_eq!(header(&crashed), ROLLBACK, "the journal's page 1 was written back");
+    assert!(!crash.path().join("app.db-journal").exists());
+    assert_eq!(logged("walguard: refused").len(), refusals_before, "no refusal during recovery");
+    assert_eq!(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).unwrap(), "delete");
+    // And the database can then be switched for real.
+    assert_eq!(conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
+    insert_rows(&conn, 101, 110);
+    assert_eq!(contents(&conn), intact(110));
+}
+
+#[test]
+fn failed_switch_to_wal_rolls_back_in_the_same_connection() {
+    let (_serial, dir) = setup();
+    let db = dir.path().join("app.db");
+    rollback_db(&db, 50);
+    let conn = open(&db);
+    FAIL_NEXT_DB_SYNC.store(true, Ordering::SeqCst);
+    let err = run_to_end(&conn, "PRAGMA journal_mode=WAL").unwrap_err();
+    assert!(!FAIL_NEXT_DB_SYNC.load(Ordering::SeqCst), "the fault fired");
+    assert_eq!(err.sqlite_error_code(), Some(ErrorCode::SystemIoFailure), "{err}");
+    assert_eq!(header(&db), ROLLBACK, "the rollback put version 1 back");
+    assert_eq!(contents(&conn), intact(50));
+    assert_eq!(conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
+    assert_eq!(header(&db), WAL);
+}
+
+#[test]
+fn a_crash_in_the_middle_of_a_refused_downgrade_leaves_a_wal_database() {
+    let (_serial, dir) = setup();
+    let aux = wal_db(dir.path(), "aux.db", 40);
+    let main = dir.path().join("main.db");
+    rollback_db(&main, 1);
+    let crash = tempfile::tempdir().unwrap();
+    let sql = format!("ATTACH '{}' AS aux; PRAGMA journal_mode=DELETE;", aux.display());
+    // The refused header write makes the transaction roll back; its journal is deleted at
+    // the end of the rollback, which is where the snapshot is taken.
+    let result = crash_at_journal_delete(&main, &sql, crash.path());
+    assert!(result.is_err() || header(&aux) == WAL);
+    assert_eq!(header(&aux), WAL);
+    let crashed = crash.path().join("aux.db");
+    let conn = open(&crashed);
+    assert_eq!(contents(&conn), intact(40));
+    assert_eq!(header(&crashed), WAL);
+    assert_eq!(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
+}

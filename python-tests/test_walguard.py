@@ -1,0 +1,106 @@
+"""walguard from Python's standard sqlite3 module (Debian's python3, system SQLite).
+
+Run with Debian's interpreter: /usr/bin/python3 -m unittest discover -s python-tests
+(pyenv's python3 is built without extension loading).
+"""
+import os
+import sqlite3
+import tempfile
+import unittest
+
+LIB = os.environ.get(
+    "WALGUARD_LIB",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "libwalguard"),
+)
+
+
+def load_walguard():
+    """Load once into a throwaway connection: every connection opened later is guarded."""
+    loader = sqlite3.connect(":memory:")
+    loader.enable_load_extension(True)
+    loader.load_extension(LIB)
+    loader.close()
+
+
+def header(path):
+    with open(path, "rb") as f:
+        data = f.read(100)
+    return data[18], data[19]
+
+
+class WalguardFromPython(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        load_walguard()
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.dir.name, "app.db")
+        conn = sqlite3.connect(self.path)
+        self.assertEqual(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0], "wal")
+        conn.execute("CREATE TABLE t(x INTEGER PRIMARY KEY)")
+        conn.executemany("INSERT INTO t VALUES(?)", [(i,) for i in range(1, 101)])
+        conn.commit()
+        conn.close()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def assertIntact(self, conn, rows):
+        self.assertEqual(conn.execute("SELECT count(*), sum(x) FROM t").fetchone(), (rows, rows * (rows + 1) // 2))
+        self.assertEqual(conn.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+
+    def test_the_seed_fallback_pattern_is_refused(self):
+        # The pattern from the seed story: "WAL failed once, fall back to DELETE".
+        conn = sqlite3.connect(self.path)
+        with self.assertRaises(sqlite3.OperationalError) as caught:
+            conn.execute("PRAGMA journal_mode=DELETE")
+        message = str(caught.exception)
+        self.assertTrue(message.startswith("walguard: refused journal_mode=DELETE on '"), message)
+        self.assertIn(os.path.realpath(self.path), message)
+        self.assertIn("walguard=off", message)
+        self.assertEqual(header(self.path), (2, 2))
+        conn.execute("INSERT INTO t VALUES(101)")
+        conn.commit()
+        self.assertIntact(conn, 101)
+        self.assertEqual(conn.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+
+    def test_every_rollback_mode_is_refused(self):
+        conn = sqlite3.connect(self.path)
+        for mode in ["delete", "TRUNCATE", "persist", "memory", "off", "d", "t", "'De'"]:
+            with self.subTest(mode=mode), self.assertRaisesRegex(sqlite3.OperationalError, "^walguard: refused"):
+                conn.execute(f"PRAGMA journal_mode={mode}")
+        self.assertEqual(header(self.path), (2, 2))
+        self.assertIntact(conn, 100)
+
+    def test_attached_wal_database_is_refused_at_the_header(self):
+        conn = sqlite3.connect(os.path.join(self.dir.name, "main.db"))
+        conn.execute("ATTACH ? AS aux", (self.path,))
+        with self.assertRaisesRegex(sqlite3.OperationalError, "disk I/O error"):
+            conn.execute("PRAGMA journal_mode=DELETE").fetchall()
+        self.assertEqual(header(self.path), (2, 2))
+        conn.execute("INSERT INTO aux.t VALUES(101)")
+        conn.commit()
+        self.assertEqual(conn.execute("SELECT count(*) FROM aux.t").fetchone()[0], 101)
+
+    def test_deliberate_conversion_with_walguard_off(self):
+        uri = "file:" + self.path + "?walguard=off"
+        conn = sqlite3.connect(uri, uri=True)
+        self.assertEqual(conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0], "delete")
+        self.assertEqual(header(self.path), (1, 1))
+        self.assertIntact(conn, 100)
+
+    def test_legitimate_work_is_untouched(self):
+        conn = sqlite3.connect(self.path)
+        conn.executemany("INSERT INTO t VALUES(?)", [(i,) for i in range(101, 1001)])
+        conn.commit()
+        self.assertEqual(conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0], 0)
+        conn.execute("VACUUM")
+        self.assertIntact(conn, 1000)
+        self.assertEqual(header(self.path), (2, 2))
+        fresh = sqlite3.connect(os.path.join(self.dir.name, "fresh.db"))
+        self.assertEqual(fresh.execute("PRAGMA journal_mode=DELETE").fetchone()[0], "delete")
+
+
+if __name__ == "__main__":
+    unittest.main()
