@@ -4,7 +4,9 @@
 #
 #   NAME.sql        run as `sqlite3 :memory: -cmd '.load LIB' < NAME.sql` in a fresh
 #                   directory; stdout, then a "--- stderr ---" line, then stderr must equal
-#                   NAME.expected, with the directory's path written as $DIR.
+#                   NAME.expected, with the directory's path written as $DIR (also where
+#                   sqlite3_log cut it short: it truncates messages to about 210 bytes).
+#                   A first line `-- env: VAR=value ...` sets those variables for the shell.
 #   NAME.same.sql   run twice, with and without walguard: the two outputs must be equal
 #                   (walguard changes nothing SQLite reports), and equal NAME.same.expected.
 #
@@ -17,15 +19,16 @@ shell=${SQLITE3:-sqlite3}
 pass=0 fail=0
 
 run_script() { # script loadlib -> prints normalised output
-  local script=$1 load=$2 dir out err
-  dir=$(mktemp -d)
+  local script=$1 load=$2 dir out err vars=()
+  dir=$(mktemp -d /tmp/walguard-sql.XXXXXX)
   out=$(mktemp) err=$(mktemp)
+  read -r -a vars < <(sed -n '1s/^-- env: //p' "$script")
   if [ "$load" = yes ]; then
-    (cd "$dir" && "$shell" :memory: -cmd ".load ${lib%.so}" <"$script" >"$out" 2>"$err")
+    (cd "$dir" && env "${vars[@]}" "$shell" :memory: -cmd ".load ${lib%.so}" <"$script" >"$out" 2>"$err")
   else
-    (cd "$dir" && "$shell" :memory: <"$script" >"$out" 2>"$err")
+    (cd "$dir" && env "${vars[@]}" "$shell" :memory: <"$script" >"$out" 2>"$err")
   fi
-  { cat "$out"; echo "--- stderr ---"; cat "$err"; } | sed "s#$dir#\$DIR#g"
+  { cat "$out"; echo "--- stderr ---"; cat "$err"; } | sed 's#/tmp/walguard-sql\.[A-Za-z0-9]*#$DIR#g'
   rm -rf "$dir" "$out" "$err"
 }
 

@@ -34,7 +34,8 @@ use walguard_core::{
     is_journal_mode_pragma, resolve_journal_mode,
 };
 
-use crate::{sqlite, vfs};
+use crate::stats::{self, Event};
+use crate::{config, sqlite, vfs};
 
 /// walguard's part of a `sqlite3_file`; the lower VFS's file follows it in memory.
 #[repr(C)]
@@ -52,6 +53,10 @@ pub struct GuardedFile {
     on_disk: Option<HeaderFormat>,
     /// This file switched the header to WAL in a transaction that has not committed yet.
     uncommitted_switch: bool,
+    /// The pragma layer let a downgrade through (warn, off) and logged it: the header write
+    /// that follows is the same event and is not logged again. Cleared by that write or the
+    /// next commit (not by an unlock: leaving WAL unlocks to SHARED before writing the header).
+    downgrade_reported: bool,
 }
 
 /// Bytes walguard adds in front of the lower file (a multiple of 8, so the lower file is
@@ -83,10 +88,8 @@ pub unsafe fn open(
             }
         };
         if policy == Policy::Off {
-            sqlite::log(
-                ffi::SQLITE_NOTICE,
-                &format!("walguard: guard off for '{}' (URI parameter walguard=off)", String::from_utf8_lossy(path)),
-            );
+            let path = String::from_utf8_lossy(path);
+            sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
         }
         let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
         (*lower).pMethods = ptr::null();
@@ -110,6 +113,7 @@ pub unsafe fn open(
                 policy,
                 on_disk: None,
                 uncommitted_switch: false,
+                downgrade_reported: false,
             },
         );
         ffi::SQLITE_OK
@@ -125,7 +129,7 @@ unsafe fn policy_from_uri(name: *const c_char) -> Result<Policy, String> {
     // that lives as long as the filename.
     let value = unsafe { sqlite::bytes(ffi::sqlite3_uri_parameter(name, c"walguard".as_ptr())) };
     match value {
-        None => Ok(Policy::Enforce),
+        None => Ok(config::default_policy()),
         Some(v) => Policy::parse(v).ok_or_else(|| {
             format!(
                 "walguard: invalid value '{}' for URI parameter walguard; valid values: {}",
@@ -223,17 +227,28 @@ impl GuardedFile {
                     return Ok(()); // the common rollback-mode commit: no syscall
                 }
                 let on_disk = self.read_disk_header()?;
-                if on_disk != HeaderFormat::Wal || self.policy == Policy::Off {
+                if on_disk != HeaderFormat::Wal {
                     return Ok(());
                 }
                 let restoring = self.uncommitted_switch || (offset == 0 && self.hot_journal_restores(data));
+                let already_reported = std::mem::take(&mut self.downgrade_reported);
                 match decide_header_write(self.policy, on_disk, written, restoring) {
-                    WriteVerdict::Allow => Ok(()),
+                    WriteVerdict::Allow => {
+                        if self.policy == Policy::Off && !restoring && !already_reported {
+                            stats::count(Event::Deliberate);
+                            self.report_header_downgrade(ffi::SQLITE_NOTICE, "deliberately allowed");
+                        }
+                        Ok(())
+                    }
                     WriteVerdict::Warn => {
-                        self.report_header_downgrade(ffi::SQLITE_WARNING, "allowed (policy warn)");
+                        if !already_reported {
+                            stats::count(Event::Warned);
+                            self.report_header_downgrade(ffi::SQLITE_WARNING, "allowed");
+                        }
                         Ok(())
                     }
                     WriteVerdict::Refuse => {
+                        stats::count(Event::RefusedHeaderWrite);
                         self.report_header_downgrade(ffi::SQLITE_IOERR_WRITE, "refused");
                         Err(ffi::SQLITE_IOERR_WRITE)
                     }
@@ -256,11 +271,7 @@ impl GuardedFile {
     fn report_header_downgrade(&self, code: c_int, outcome: &str) {
         sqlite::log(
             code,
-            &format!(
-                "walguard: {outcome} a header write that would switch '{}' from WAL to a rollback journal (policy {})",
-                self.path_lossy(),
-                self.policy.name()
-            ),
+            &format!("walguard: {outcome} a header write leaving WAL, policy {}: '{}'", self.policy.name(), self.path_lossy()),
         );
     }
 
@@ -276,33 +287,71 @@ impl GuardedFile {
         }
     }
 
-    /// Layer 1. `Some(rc)` answers the file-control; `None` lets it through to the lower file.
+    /// `SQLITE_FCNTL_PRAGMA`: `PRAGMA walguard`, and layer 1 for `journal_mode`. `Some(rc)`
+    /// answers the file-control; `None` lets it through to the lower file.
     ///
     /// # Safety
     /// `az` is the `char*[3]` of `SQLITE_FCNTL_PRAGMA`.
     unsafe fn pragma(&mut self, az: *mut *mut c_char) -> Option<c_int> {
         // SAFETY: az[1] is the pragma name and az[2] its value or null, as SQLite documents.
         let (name, value) = unsafe { (sqlite::bytes(*az.add(1))?, sqlite::bytes(*az.add(2))) };
-        if !is_journal_mode_pragma(name) {
+        let (rc, answer) = if name.eq_ignore_ascii_case(b"walguard") {
+            self.walguard_pragma(value)
+        } else if is_journal_mode_pragma(name) {
+            self.journal_mode_pragma(value)?
+        } else {
             return None;
+        };
+        // SAFETY: az[0] is SQLite's out slot, freed by SQLite with sqlite3_free.
+        unsafe { *az = sqlite::sqlite_string(&answer) };
+        Some(rc)
+    }
+
+    /// `PRAGMA walguard` answers the policy of this file. It cannot change it: a policy is
+    /// chosen when the file is opened.
+    fn walguard_pragma(&self, value: Option<&[u8]>) -> (c_int, String) {
+        match value {
+            None => (ffi::SQLITE_OK, self.policy.name().to_owned()),
+            Some(_) => (
+                ffi::SQLITE_ERROR,
+                format!(
+                    "walguard: PRAGMA walguard only reports the policy; choose it when opening the file \
+                     (URI parameter walguard=<policy>) or for the process ({}=<policy>)",
+                    config::POLICY_VAR
+                ),
+            ),
         }
+    }
+
+    /// Layer 1: `PRAGMA journal_mode`, decided under this file's policy.
+    fn journal_mode_pragma(&mut self, value: Option<&[u8]>) -> Option<(c_int, String)> {
         let request = resolve_journal_mode(value);
         let JournalModeRequest::Set(mode) = request else { return None };
-        if !mode.is_rollback() || self.policy == Policy::Off {
+        if !mode.is_rollback() {
             return None;
         }
         let on_disk = self.read_disk_header().ok()?;
         let mode = mode.name().to_ascii_uppercase();
         let path = self.path_lossy();
-        let (rc, answer) = match decide_pragma(self.policy, request, on_disk) {
-            PragmaVerdict::Allow => return None,
+        match decide_pragma(self.policy, request, on_disk) {
+            PragmaVerdict::Allow => {
+                if self.policy == Policy::Off && on_disk == HeaderFormat::Wal {
+                    self.downgrade_reported = true;
+                    stats::count(Event::Deliberate);
+                    sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"));
+                }
+                None
+            }
             PragmaVerdict::Warn => {
-                sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: allowed journal_mode={mode} on WAL database '{path}' (policy warn)"));
-                return None;
+                self.downgrade_reported = true;
+                stats::count(Event::Warned);
+                sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: allowed journal_mode={mode} on a WAL database, policy warn: '{path}'"));
+                None
             }
             PragmaVerdict::Keep => {
-                sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: kept WAL for '{path}': journal_mode={mode} answered with wal (policy keep)"));
-                (ffi::SQLITE_OK, "wal".to_owned())
+                stats::count(Event::Kept);
+                sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: kept WAL, journal_mode={mode} answered wal, policy keep: '{path}'"));
+                Some((ffi::SQLITE_OK, "wal".to_owned()))
             }
             PragmaVerdict::Refuse => {
                 let reason = if on_disk == HeaderFormat::Wal {
@@ -314,13 +363,11 @@ impl GuardedFile {
                     "walguard: refused journal_mode={mode} on '{path}': {reason}; to convert it deliberately, \
                      close every other connection and open it as 'file:{path}?walguard=off'"
                 );
-                sqlite::log(ffi::SQLITE_ERROR, &message);
-                (ffi::SQLITE_ERROR, message)
+                stats::count(Event::RefusedPragma);
+                sqlite::log(ffi::SQLITE_ERROR, &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy.name()));
+                Some((ffi::SQLITE_ERROR, message))
             }
-        };
-        // SAFETY: az[0] is SQLite's out slot, freed by SQLite with sqlite3_free.
-        unsafe { *az = sqlite::sqlite_string(&answer) };
-        Some(rc)
+        }
     }
 
     /// `SQLITE_FCNTL_VFSNAME`: `walguard/<lower>`, where `<lower>` is what the lower file
@@ -542,7 +589,10 @@ unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: 
                 }
             }
             ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
-            ffi::SQLITE_FCNTL_COMMIT_PHASETWO => g.uncommitted_switch = false,
+            ffi::SQLITE_FCNTL_COMMIT_PHASETWO => {
+                g.uncommitted_switch = false;
+                g.downgrade_reported = false;
+            }
             _ => {}
         }
         forward_file_control(g.lower, op, arg)

@@ -36,8 +36,11 @@
 //! - [`file`]: the io methods of a guarded main database file;
 //! - [`sqlite`]: small helpers over the host's API (log lines, SQLite-allocated strings).
 
+mod config;
 mod file;
+mod sql;
 mod sqlite;
+mod stats;
 mod vfs;
 
 use std::ffi::{c_char, c_int};
@@ -56,7 +59,7 @@ static HOST_API: OnceLock<usize> = OnceLock::new();
 /// Called by SQLite with a valid connection, error-message slot and API table.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sqlite3_walguard_init(
-    _db: *mut ffi::sqlite3,
+    db: *mut ffi::sqlite3,
     err_msg: *mut *mut c_char,
     api: *mut ffi::sqlite3_api_routines,
 ) -> c_int {
@@ -76,12 +79,18 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
         unsafe { sqlite::set_error(err_msg, &format!("walguard: cannot load: {e}")) };
         return ffi::SQLITE_ERROR;
     }
-    match vfs::register() {
-        Ok(()) => ffi::SQLITE_OK_LOAD_PERMANENTLY,
-        Err(message) => {
-            // SAFETY: the API is initialised.
-            unsafe { sqlite::set_error(err_msg, &message) };
-            ffi::SQLITE_ERROR
-        }
+    if let Err(message) = config::load_default_policy().and_then(|()| vfs::register()) {
+        // SAFETY: the API is initialised.
+        unsafe { sqlite::set_error(err_msg, &message) };
+        return ffi::SQLITE_ERROR;
+    }
+    // SAFETY: `db` is the loading connection, valid for this call.
+    let rc = unsafe { sql::register(db) };
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    match sql::register_for_new_connections() {
+        ffi::SQLITE_OK => ffi::SQLITE_OK_LOAD_PERMANENTLY,
+        rc => rc,
     }
 }

@@ -27,6 +27,13 @@ unsafe fn lower(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
     unsafe { (*vfs).pAppData.cast() }
 }
 
+/// Name of the VFS walguard wraps, for `walguard_status()`.
+static BASE_NAME: OnceLock<String> = OnceLock::new();
+
+pub fn base_name() -> String {
+    BASE_NAME.get().cloned().unwrap_or_default()
+}
+
 /// Register the VFS and make it the default, once per process. Later calls report the
 /// first outcome and change nothing.
 pub fn register() -> Result<(), String> {
@@ -46,6 +53,9 @@ unsafe fn register_once() -> Result<(), String> {
     if base.is_null() {
         return Err("walguard: SQLite has no default VFS to wrap".to_owned());
     }
+    // SAFETY: a registered VFS has a static, NUL-terminated name.
+    let name = unsafe { std::ffi::CStr::from_ptr((*base).zName) };
+    BASE_NAME.get_or_init(|| name.to_string_lossy().into_owned());
     // SAFETY: `base` is a registered VFS; registered VFSes are never freed while in use.
     let vfs = Box::leak(Box::new(unsafe { wrap(base) }));
     // SAFETY: `vfs` is leaked, so it outlives every connection that will use it.

@@ -46,7 +46,7 @@ fn pragma_downgrade_is_refused_with_a_message_and_nothing_is_lost() {
     insert_rows(&conn, 51, 60);
     assert_eq!(contents(&conn), intact(60));
     assert_eq!(journal_mode(&conn, "main"), "wal");
-    assert!(!logged(&format!("refused journal_mode=DELETE on '{}'", path.display())).is_empty());
+    assert!(!logged(&format!("walguard: refused journal_mode=DELETE, policy enforce: '{}'", path.display())).is_empty());
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn unprefixed_pragma_with_attached_wal_database_is_refused_at_the_header() {
     assert_eq!(journal_mode(&conn, "aux"), "wal", "back in WAL at the next transaction");
     let (n, sum): (i64, i64) = conn.query_row("SELECT count(*), sum(x) FROM aux.t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!((n, sum), (21, 231));
-    assert!(!logged(&format!("refused a header write that would switch '{}'", aux.display())).is_empty());
+    assert!(!logged(&format!("walguard: refused a header write leaving WAL, policy enforce: '{}'", aux.display())).is_empty());
 }
 
 #[test]

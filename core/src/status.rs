@@ -1,0 +1,73 @@
+//! The JSON object `walguard_status()` returns.
+
+/// What walguard reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status<'a> {
+    pub version: &'a str,
+    pub base_vfs: &'a str,
+    pub policy: &'a str,
+    pub refused_pragmas: u64,
+    pub refused_header_writes: u64,
+    pub kept: u64,
+    pub warned: u64,
+    pub deliberate: u64,
+}
+
+impl Status<'_> {
+    pub fn to_json(&self) -> String {
+        format!(
+            r#"{{"version":{},"base_vfs":{},"policy":{},"refused_pragmas":{},"refused_header_writes":{},"kept":{},"warned":{},"deliberate":{}}}"#,
+            json_string(self.version),
+            json_string(self.base_vfs),
+            json_string(self.policy),
+            self.refused_pragmas,
+            self.refused_header_writes,
+            self.kept,
+            self.warned,
+            self.deliberate,
+        )
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_field() {
+        let status = Status {
+            version: "1.2.3",
+            base_vfs: "unix",
+            policy: "enforce",
+            refused_pragmas: 1,
+            refused_header_writes: 2,
+            kept: 3,
+            warned: 4,
+            deliberate: 5,
+        };
+        assert_eq!(
+            status.to_json(),
+            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"kept":3,"warned":4,"deliberate":5}"#
+        );
+    }
+
+    #[test]
+    fn escapes_strings() {
+        assert_eq!(json_string("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\u000ad\u0001é""#);
+    }
+}

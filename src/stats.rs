@@ -1,0 +1,31 @@
+//! What walguard did since it was loaded: counters for `walguard_status()`.
+//!
+//! Counted only when something is refused, kept, warned about or deliberately allowed, so
+//! the atomics are never touched on the I/O path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One counter per kind of event.
+#[derive(Clone, Copy)]
+pub enum Event {
+    /// `journal_mode` pragma refused (enforce, strict).
+    RefusedPragma,
+    /// Header write refused (enforce, keep, strict).
+    RefusedHeaderWrite,
+    /// `journal_mode` pragma answered with `wal` (keep).
+    Kept,
+    /// Downgrade let through and logged (warn), at either layer.
+    Warned,
+    /// Downgrade requested on a file opened with `walguard=off`.
+    Deliberate,
+}
+
+static COUNTERS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+
+pub fn count(event: Event) {
+    COUNTERS[event as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn get(event: Event) -> u64 {
+    COUNTERS[event as usize].load(Ordering::Relaxed)
+}
