@@ -3,7 +3,7 @@ SHELL := /bin/bash
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python memcheck deps deps-test clean
 
 all: build
 
@@ -32,6 +32,10 @@ test-host: build
 
 test-python: build deps-test
 	/usr/bin/python3 -m unittest discover -s python-tests -v
+
+# valgrind memcheck over the shell scripts and the Rust host tests (about a minute).
+memcheck: build deps-test
+	scripts/memcheck.sh
 
 clean:
 	$(CARGO) clean

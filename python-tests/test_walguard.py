@@ -101,6 +101,35 @@ class WalguardFromPython(unittest.TestCase):
         fresh = sqlite3.connect(os.path.join(self.dir.name, "fresh.db"))
         self.assertEqual(fresh.execute("PRAGMA journal_mode=DELETE").fetchone()[0], "delete")
 
+    def test_the_loading_connection_is_guarded(self):
+        # Connect first (through the unix VFS, as before any load), then load into it.
+        aux = os.path.join(self.dir.name, "aux.db")
+        other = sqlite3.connect(aux)
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("CREATE TABLE a(x)")
+        other.commit()
+        other.close()
+        conn = sqlite3.connect("file:" + self.path + "?vfs=unix", uri=True)
+        conn.execute("ATTACH ? AS aux", (aux,))
+        self.assertEqual(conn.execute("PRAGMA walguard").fetchall(), [])
+        conn.enable_load_extension(True)
+        conn.load_extension(LIB)
+        self.assertEqual(conn.execute("PRAGMA walguard").fetchall(), [("enforce",)])
+        self.assertEqual(conn.execute("PRAGMA aux.walguard").fetchall(), [("enforce",)])
+        with self.assertRaisesRegex(sqlite3.OperationalError, "^walguard: refused journal_mode=DELETE"):
+            conn.execute("PRAGMA journal_mode=DELETE")
+        with self.assertRaisesRegex(sqlite3.OperationalError, "^walguard: refused journal_mode=OFF"):
+            conn.execute("PRAGMA aux.journal_mode=OFF")
+        conn.execute("INSERT INTO t VALUES(101)")
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("VACUUM")
+        self.assertIntact(conn, 101)
+        conn.close()
+        self.assertEqual((header(self.path), header(aux)), ((2, 2), (2, 2)))
+        reopened = sqlite3.connect(self.path)
+        self.assertIntact(reopened, 101)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -2,11 +2,13 @@
 # Installs what building and testing walguard needs, only when it is missing.
 #   scripts/ensure-deps.sh build   libclang + sqlite3.h (bindgen reads the system header)
 #   scripts/ensure-deps.sh test    + the sqlite3 shell, Debian's python3, Tcl's sqlite3
+#   scripts/ensure-deps.sh valgrind  + valgrind
 set -euo pipefail
 want=(libclang-dev libsqlite3-dev pkg-config)
-if [ "${1:-build}" = test ]; then
-  want+=(sqlite3 python3 tcl libsqlite3-tcl)
-fi
+case "${1:-build}" in
+  test) want+=(sqlite3 python3 tcl libsqlite3-tcl) ;;
+  valgrind) want+=(valgrind sqlite3) ;;
+esac
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -7,6 +7,8 @@
 #                   NAME.expected, with the directory's path written as $DIR (also where
 #                   sqlite3_log cut it short: it truncates messages to about 210 bytes).
 #                   A first line `-- env: VAR=value ...` sets those variables for the shell.
+#                   A script that mentions $LIB is not preloaded: it loads the extension
+#                   itself (`.load $LIB`), at the point it chooses.
 #   NAME.same.sql   run twice, with and without walguard: the two outputs must be equal
 #                   (walguard changes nothing SQLite reports), and equal NAME.same.expected.
 #
@@ -15,7 +17,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 lib=$(realpath "${1:-$here/../libwalguard.so}")
 update=${2:-}
-shell=${SQLITE3:-sqlite3}
+shell=${SQLITE3:-sqlite3} # may carry a wrapper: SQLITE3="valgrind -q sqlite3"
 pass=0 fail=0
 
 run_script() { # script loadlib -> prints normalised output
@@ -23,12 +25,11 @@ run_script() { # script loadlib -> prints normalised output
   dir=$(mktemp -d /tmp/walguard-sql.XXXXXX)
   out=$(mktemp) err=$(mktemp)
   read -r -a vars < <(sed -n '1s/^-- env: //p' "$script")
-  if [ "$load" = yes ]; then
-    (cd "$dir" && env "${vars[@]}" "$shell" :memory: -cmd ".load ${lib%.so}" <"$script" >"$out" 2>"$err")
-  else
-    (cd "$dir" && env "${vars[@]}" "$shell" :memory: <"$script" >"$out" 2>"$err")
-  fi
-  { cat "$out"; echo "--- stderr ---"; cat "$err"; } | sed 's#/tmp/walguard-sql\.[A-Za-z0-9]*#$DIR#g'
+  local preload=(-cmd ".load ${lib%.so}")
+  if [ "$load" != yes ] || grep -q '\$LIB' "$script"; then preload=(); fi
+  sed "s#\$LIB#${lib%.so}#g" "$script" >"$dir/.script"
+  (cd "$dir" && env "${vars[@]}" $shell :memory: "${preload[@]}" <.script >"$out" 2>"$err")
+  { cat "$out"; echo "--- stderr ---"; cat "$err"; } | sed -e 's#/tmp/walguard-sql\.[A-Za-z0-9]*#$DIR#g' -e "s#${lib%.so}#\$LIB#g"
   rm -rf "$dir" "$out" "$err"
 }
 

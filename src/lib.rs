@@ -37,7 +37,9 @@
 //! - [`sqlite`]: small helpers over the host's API (log lines, SQLite-allocated strings).
 
 mod config;
+mod connection;
 mod file;
+mod guard;
 mod sql;
 mod sqlite;
 mod stats;
@@ -84,13 +86,17 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
         unsafe { sqlite::set_error(err_msg, &message) };
         return ffi::SQLITE_ERROR;
     }
-    // SAFETY: `db` is the loading connection, valid for this call.
-    let rc = unsafe { sql::register(db) };
+    // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
+    unsafe { connection::guard_open_files(db) };
+    // SAFETY: as above.
+    let rc = match unsafe { sql::register(db) } {
+        ffi::SQLITE_OK => sql::register_for_new_connections(),
+        rc => rc,
+    };
     if rc != ffi::SQLITE_OK {
+        // SAFETY: the API is initialised.
+        unsafe { sqlite::set_error(err_msg, &format!("walguard: cannot register its SQL functions (error {rc})")) };
         return rc;
     }
-    match sql::register_for_new_connections() {
-        ffi::SQLITE_OK => ffi::SQLITE_OK_LOAD_PERMANENTLY,
-        rc => rc,
-    }
+    ffi::SQLITE_OK_LOAD_PERMANENTLY
 }

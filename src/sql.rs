@@ -27,7 +27,9 @@ pub unsafe fn register(db: *mut ffi::sqlite3) -> c_int {
         let rc = unsafe {
             ffi::sqlite3_create_function_v2(db, name.as_ptr(), 0, ffi::SQLITE_UTF8 | flags, std::ptr::null_mut(), Some(func), None, None, None)
         };
-        if rc != ffi::SQLITE_OK {
+        // SQLITE_BUSY means the function exists already (registered when this connection
+        // was opened) and a statement is running: nothing to do.
+        if rc != ffi::SQLITE_OK && rc != ffi::SQLITE_BUSY {
             return rc;
         }
     }

@@ -1,0 +1,83 @@
+//! Guard the files the loading connection already has open.
+//!
+//! `sqlite3 app.db` followed by `.load ./libwalguard`, or Python's
+//! `sqlite3.connect("app.db").load_extension(...)`, opened `app.db` through the old default
+//! VFS before walguard existed. Each such file (main and every attached schema that is a
+//! real file) is adopted in place (see `file::adopt`), so both layers apply to it from the
+//! load on. A file that cannot be adopted is reported through `sqlite3_log`, and
+//! `PRAGMA walguard` gives no row for it.
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ptr;
+
+use libsqlite3_sys as ffi;
+
+use crate::file::{self, NotAdopted};
+use crate::sqlite;
+
+/// Adopt every real database file `db` has open.
+///
+/// # Safety
+/// `db` is the loading connection; SQLite holds its mutex during the load.
+pub unsafe fn guard_open_files(db: *mut ffi::sqlite3) {
+    for index in 0.. {
+        // SAFETY: sqlite3_db_name returns null past the last schema.
+        let name = unsafe { ffi::sqlite3_db_name(db, index) };
+        if name.is_null() {
+            break;
+        }
+        // SAFETY: `name` is a schema of `db`.
+        unsafe { guard_schema(db, name) };
+    }
+}
+
+/// # Safety
+/// As [`guard_open_files`]; `schema` names a schema of `db`.
+unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
+    // SAFETY: documented lookups on a live connection; the filename lives as long as the
+    // schema stays attached, i.e. as long as its file is open.
+    unsafe {
+        let path = ffi::sqlite3_db_filename(db, schema);
+        let schema_name = CStr::from_ptr(schema).to_string_lossy();
+        if path.is_null() || *path == 0 {
+            return; // temp or in-memory: nothing another process could share
+        }
+        let path_text = String::from_utf8_lossy(sqlite::bytes(path).unwrap_or_default()).into_owned();
+        let file: *mut ffi::sqlite3_file = file_control_pointer(db, schema, ffi::SQLITE_FCNTL_FILE_POINTER).cast();
+        let vfs: *mut ffi::sqlite3_vfs = file_control_pointer(db, schema, ffi::SQLITE_FCNTL_VFS_POINTER).cast();
+        if vfs.is_null() || CStr::from_ptr((*vfs).zName) == c"memdb" {
+            return; // a deserialized, in-memory image
+        }
+        if file.is_null() || (*file).pMethods.is_null() {
+            warn(&format!("cannot guard schema {schema_name}: its file is not open"), &path_text);
+            return;
+        }
+        let writing = ffi::sqlite3_txn_state(db, schema) == ffi::SQLITE_TXN_WRITE;
+        match file::adopt(file, vfs, path, writing) {
+            Ok(policy) => sqlite::log(
+                ffi::SQLITE_NOTICE,
+                &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),
+            ),
+            Err(NotAdopted::AlreadyGuarded) => {}
+            Err(NotAdopted::UnknownVersion(v)) => {
+                warn(&format!("cannot guard schema {schema_name}: io-methods version {v} is unknown"), &path_text)
+            }
+            Err(NotAdopted::InvalidPolicy(message)) => sqlite::log(ffi::SQLITE_WARNING, &message),
+        }
+    }
+}
+
+fn warn(what: &str, path: &str) {
+    sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: {what}, so it is NOT guarded: '{path}'"));
+}
+
+/// A pointer-valued file-control of a schema; null when SQLite has none.
+///
+/// # Safety
+/// `db` is live, `schema` one of its schemas, `op` a file-control that writes a pointer.
+unsafe fn file_control_pointer(db: *mut ffi::sqlite3, schema: *const c_char, op: c_int) -> *mut c_void {
+    let mut out: *mut c_void = ptr::null_mut();
+    // SAFETY: the caller vouches for the arguments; `out` receives one pointer.
+    let rc = unsafe { ffi::sqlite3_file_control(db, schema, op, (&raw mut out).cast()) };
+    if rc == ffi::SQLITE_OK { out } else { ptr::null_mut() }
+}
