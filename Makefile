@@ -1,9 +1,10 @@
 # walguard: `make` builds ./libwalguard.so, `make test` runs every test.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python memcheck deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-clients readme memcheck deps deps-test clean
 
 all: build
 
@@ -32,6 +33,17 @@ test-host: build
 
 test-python: build deps-test
 	/usr/bin/python3 -m unittest discover -s python-tests -v
+
+# The README's client snippets, run by each client, and the README kept equal to them.
+test-clients: build deps-test
+	scripts/ensure-clients.sh
+	$(CARGO) build -q -p walguard-host-tests --examples
+	mkdir -p build
+	clients/run.sh | tee build/clients.out
+	scripts/readme-clients.py --check build/clients.out
+
+readme: test-clients
+	scripts/readme-clients.py --write build/clients.out
 
 # valgrind memcheck over the shell scripts and the Rust host tests (about a minute).
 memcheck: build deps-test

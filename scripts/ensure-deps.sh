@@ -8,6 +8,8 @@ want=(libclang-dev libsqlite3-dev pkg-config)
 case "${1:-build}" in
   test) want+=(sqlite3 python3 tcl libsqlite3-tcl) ;;
   valgrind) want+=(valgrind sqlite3) ;;
+  python-venv) want+=(python3-venv) ;;
+  node) want+=(nodejs npm) ;;
 esac
 missing=()
 for pkg in "${want[@]}"; do

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the README's client snippets (the files in this folder, and
+# host-tests/examples/readme.rs for Rust), each in a fresh directory holding
+# libwalguard.so and app.db, a WAL database with t = 1, 2, 3. For each client:
+#   - stdout, "--- stderr ---", stderr must equal expected/NAME.txt ($DIR for the directory);
+#   - afterwards the header is still 2,2, t has 4 rows and integrity_check is ok.
+# Prints a table row per client: name, SQLite version, result; and a count.
+# Usage: clients/run.sh [NAME...]   (default: every client)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+deps=$root/.deps
+
+declare -A command version
+command[shell]="bash $here/shell.sh"
+version[shell]="sqlite3 :memory: 'select sqlite_version()'"
+command[python]="/usr/bin/python3 $here/python_stdlib.py"
+version[python]="/usr/bin/python3 -c 'import sqlite3; print(sqlite3.sqlite_version)'"
+command[apsw]="$deps/venv/bin/python $here/python_apsw.py"
+version[apsw]="$deps/venv/bin/python -c 'import apsw; print(apsw.sqlite_lib_version())'"
+command[node]="env NODE_PATH=$deps/node/node_modules node $here/node.js"
+version[node]="env NODE_PATH=$deps/node/node_modules node -e 'console.log(new (require(\"better-sqlite3\"))(\":memory:\").prepare(\"select sqlite_version()\").pluck().get())'"
+command[rust]="$root/target/debug/examples/readme"
+version[rust]="$root/target/debug/examples/sqlite_version"
+command[tcl]="tclsh $here/tcl.tcl"
+version[tcl]="echo 'package require sqlite3; sqlite3 db :memory:; puts [db eval {select sqlite_version()}]' | tclsh"
+
+clients=("$@")
+[ ${#clients[@]} -eq 0 ] && clients=(shell python apsw node rust tcl)
+pass=0 fail=0
+for name in "${clients[@]}"; do
+  dir=$(mktemp -d /tmp/walguard-client.XXXXXX)
+  cp "$root/libwalguard.so" "$dir/"
+  sqlite3 "$dir/app.db" 'PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);' >/dev/null
+  (cd "$dir" && eval "${command[$name]}" >"$dir/.out" 2>"$dir/.err")
+  actual=$({ cat "$dir/.out"; echo "--- stderr ---"; cat "$dir/.err"; } | sed "s#$dir#\$DIR#g")
+  problems=()
+  if ! diff -u "$here/expected/$name.txt" <(printf '%s\n' "$actual") >"$dir/.diff"; then
+    problems+=("output differs:"$'\n'"$(cat "$dir/.diff")")
+  fi
+  header=$(od -An -tx1 -j18 -N2 "$dir/app.db" | tr -d ' ')
+  [ "$header" = 0202 ] || problems+=("header is $header, not 0202")
+  state=$(sqlite3 "$dir/app.db" 'SELECT count(*) FROM t; PRAGMA integrity_check;' | tr '\n' ' ')
+  [ "$state" = "4 ok " ] || problems+=("rows and integrity: $state")
+  sqlite=$(cd "$dir" && eval "${version[$name]}" 2>/dev/null)
+  if [ ${#problems[@]} -eq 0 ]; then
+    pass=$((pass + 1)); echo "client|$name|${sqlite:-?}|refused, WAL intact, 4 rows, checkpoint ok"
+    rm -rf "$dir"
+  else
+    fail=$((fail + 1)); echo "client|$name|${sqlite:-?}|FAIL"
+    printf '  %s\n' "${problems[@]}"
+  fi
+done
+echo "clients: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

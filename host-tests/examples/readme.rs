@@ -1,0 +1,22 @@
+use rusqlite::Connection;
+
+fn main() -> rusqlite::Result<()> {
+    // Load once, into any connection: every connection opened afterwards is guarded.
+    let loader = Connection::open_in_memory()?;
+    // SAFETY: loading a trusted extension.
+    unsafe {
+        loader.load_extension_enable()?;
+        loader.load_extension("./libwalguard", None::<&str>)?;
+    }
+
+    let conn = Connection::open("app.db")?;
+    println!("{}", conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?);
+    // The "fallback" that corrupts shared databases:
+    if let Err(error) = conn.execute_batch("PRAGMA journal_mode=DELETE") {
+        println!("{error}"); // walguard: refused journal_mode=DELETE on '/path/app.db': ...
+    }
+    conn.execute("INSERT INTO t VALUES (4)", [])?;
+    println!("{}", conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?);
+    println!("{}", conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))?);
+    Ok(())
+}
