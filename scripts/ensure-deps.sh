@@ -10,6 +10,8 @@ case "${1:-build}" in
   valgrind) want+=(valgrind sqlite3) ;;
   python-venv) want+=(python3-venv) ;;
   node) want+=(nodejs npm) ;;
+  dpkg-dev) want+=(dpkg-dev) ;;
+  sqlite-build) want+=(tcl-dev build-essential valgrind) ;;
 esac
 missing=()
 for pkg in "${want[@]}"; do

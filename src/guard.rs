@@ -18,8 +18,8 @@
 //!
 //! ## Legitimate 2 -> 1 writes
 //! - `uncommitted_switch`: this file wrote version 2 over a non-WAL header and has not
-//!   committed since (no `SQLITE_FCNTL_COMMIT_PHASETWO`, no unlock to SHARED). Its rollback
-//!   puts version 1 back and is allowed.
+//!   committed since (no `SQLITE_FCNTL_COMMIT_PHASETWO`, which SQLite sends after every
+//!   commit). Its rollback puts version 1 back and is allowed, once.
 //! - A hot journal (a crash in the middle of someone's 1 -> 2 switch) whose page-1 record is
 //!   exactly the page being written: see `walguard_core::journal`.
 
@@ -39,7 +39,7 @@ use crate::{config, sqlite, vfs};
 
 /// The state walguard keeps for one guarded file.
 pub struct Guard {
-    /// The file below walguard, and its io methods.
+    /// The guarded file itself, as the lower VFS opened it, and the lower io methods.
     pub lower: *mut ffi::sqlite3_file,
     pub lower_methods: *const ffi::sqlite3_io_methods,
     /// The VFS that opened the lower file, to open the rollback journal when a header write
@@ -74,7 +74,14 @@ impl Guard {
         Guard { lower, lower_methods, lower_vfs, path, policy, on_disk: None, uncommitted_switch: false, downgrade_reported: false }
     }
 
+    /// The transaction committed (`SQLITE_FCNTL_COMMIT_PHASETWO`): nothing is uncommitted.
+    pub fn committed(&mut self) {
+        self.uncommitted_switch = false;
+        self.downgrade_reported = false;
+    }
+
     /// Forward a file-control to the lower file.
+    #[inline(always)]
     pub fn file_control(&self, op: c_int, arg: *mut c_void) -> c_int {
         // SAFETY: `lower` is open with `lower_methods`; `arg` is what `op` expects, as SQLite
         // passed it to us.
@@ -108,20 +115,33 @@ impl Guard {
         Ok(format)
     }
 
-    /// Layer 2: may `data`, about to be written at `offset` and putting `read_version` into
-    /// byte 19, go to disk? `Err` carries the code the write fails with.
-    pub fn check_header_write(&mut self, offset: i64, data: &[u8], read_version: u8) -> Result<(), c_int> {
-        let written = header_seen(offset, data).unwrap_or(HeaderFormat::from_read_version(read_version));
+    /// Can a write leaving a header that says `written` change the journal format on disk?
+    /// Decided from what is remembered, without a syscall; see the module comment for why
+    /// a remembered non-WAL header is as good as reading it.
+    #[inline(always)]
+    pub fn header_write_needs_check(&self, written: HeaderFormat) -> bool {
+        match written {
+            // Only a WAL header on disk can be downgraded.
+            HeaderFormat::Rollback => !matches!(self.on_disk, Some(HeaderFormat::Rollback | HeaderFormat::Absent | HeaderFormat::Other)),
+            // Switching to WAL: remember that it is uncommitted.
+            HeaderFormat::Wal => self.on_disk != Some(HeaderFormat::Wal),
+            HeaderFormat::Absent | HeaderFormat::Other => false,
+        }
+    }
+
+    /// Layer 2: may `data`, about to be written at `offset` and leaving a header that says
+    /// `written`, go to disk? `Err` carries the code the write fails with.
+    #[cold]
+    #[inline(never)]
+    pub fn check_header_write(&mut self, offset: i64, data: &[u8], written: HeaderFormat) -> Result<(), c_int> {
         match written {
             HeaderFormat::Rollback => {
-                if matches!(self.on_disk, Some(HeaderFormat::Rollback | HeaderFormat::Absent | HeaderFormat::Other)) {
-                    return Ok(()); // the common rollback-mode commit: no syscall
-                }
                 let on_disk = self.read_disk_header()?;
                 if on_disk != HeaderFormat::Wal {
                     return Ok(());
                 }
-                let restoring = self.uncommitted_switch || (offset == 0 && self.hot_journal_restores(data));
+                // Rolling back our own switch puts version 1 back once; then it is over.
+                let restoring = std::mem::take(&mut self.uncommitted_switch) || (offset == 0 && self.hot_journal_restores(data));
                 let already_reported = std::mem::take(&mut self.downgrade_reported);
                 match decide_header_write(self.policy, on_disk, written, restoring) {
                     WriteVerdict::Allow => {
@@ -150,6 +170,7 @@ impl Guard {
                     Some(known) => known,
                     None => self.read_disk_header()?,
                 };
+                // (`before` is not WAL here: header_write_needs_check said so, or disk did.)
                 if before != HeaderFormat::Wal {
                     self.uncommitted_switch = true;
                 }
@@ -183,6 +204,8 @@ impl Guard {
     ///
     /// # Safety
     /// `az` is the `char*[3]` of `SQLITE_FCNTL_PRAGMA`.
+    #[cold]
+    #[inline(never)]
     pub unsafe fn pragma(&mut self, az: *mut *mut c_char) -> Option<c_int> {
         // SAFETY: az[1] is the pragma name and az[2] its value or null, as SQLite documents.
         let (name, value) = unsafe { (sqlite::bytes(*az.add(1))?, sqlite::bytes(*az.add(2))) };
@@ -266,6 +289,8 @@ impl Guard {
     ///
     /// # Safety
     /// `out` is the `char**` of the file-control.
+    #[cold]
+    #[inline(never)]
     pub unsafe fn vfs_name(&mut self, out: *mut *mut c_char) -> c_int {
         // SAFETY: forwarding the file-control to the lower file; strings it returns were
         // allocated with sqlite3_malloc and are ours to free; the lower VFS name is static.

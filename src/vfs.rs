@@ -1,11 +1,10 @@
 //! The `walguard` VFS: registration and the VFS-level methods.
 //!
-//! Following SQLite's `ext/misc/cksumvfs.c`: the lower VFS (the default one when walguard
-//! is loaded) lives in `pAppData`, every method is forwarded to it, and each `sqlite3_file`
-//! is a [`GuardedFile`](crate::file::GuardedFile) immediately followed by the lower VFS's
-//! own file. Only main database files are guarded; every other file (journals, WALs, temp
-//! files) is opened by the lower `xOpen` directly on the same memory and never sees
-//! walguard again.
+//! Following SQLite's `ext/misc/cksumvfs.c`, the lower VFS (the default one when walguard
+//! is loaded) lives in `pAppData` and every method is forwarded to it. Every file is opened
+//! by the lower `xOpen` on SQLite's own `sqlite3_file` (so `szOsFile` is the lower one);
+//! main database files are then guarded (`file::open`), and every other file (journals,
+//! WALs, temp files) belongs to the lower VFS alone.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
@@ -75,7 +74,7 @@ unsafe fn wrap(base: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
     let v2 = b.iVersion >= 2;
     ffi::sqlite3_vfs {
         iVersion: b.iVersion.min(3),
-        szOsFile: b.szOsFile + file::HEADER_SIZE,
+        szOsFile: b.szOsFile,
         mxPathname: b.mxPathname,
         pNext: ptr::null_mut(),
         zName: NAME.as_ptr(),
@@ -111,7 +110,6 @@ unsafe extern "C" fn open(
         let base = lower(vfs);
         if flags & ffi::SQLITE_OPEN_MAIN_DB == 0 || name.is_null() {
             // Not a database file anyone else could share: the lower VFS owns it outright.
-            // Our szOsFile is larger than the lower one, so the buffer is big enough.
             let Some(base_open) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
             return base_open(base, name, out, flags, out_flags);
         }
