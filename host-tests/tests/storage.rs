@@ -249,3 +249,59 @@ fn a_connection_that_never_loaded_walguard_shares_the_wal() {
     assert_eq!(err.sqlite_error_code(), Some(ErrorCode::DatabaseBusy), "{err}");
     assert_eq!(header(&path), WAL);
 }
+
+/// The header walguard remembers must never hide a switch made by another connection: a
+/// guarded connection that last saw `aux.db` in rollback mode, after an unguarded connection
+/// switched it to WAL, must still refuse to write it back to rollback.
+#[test]
+fn remembered_header_follows_a_switch_by_another_connection() {
+    let dir = setup();
+    let aux = dir.path().join("aux.db");
+    {
+        let c = open(&aux);
+        c.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
+        insert_rows(&c, 1, 10);
+    }
+    let guarded = open(&dir.path().join("main.db"));
+    guarded.execute("ATTACH ?1 AS aux", [aux.to_str().unwrap()]).unwrap();
+    // The guarded connection reads and writes aux in rollback mode: it remembers "rollback".
+    guarded.execute_batch("INSERT INTO aux.t VALUES(11, ''); SELECT count(*) FROM aux.t;").unwrap();
+    assert_eq!(header(&aux), ROLLBACK);
+
+    // Another process, without walguard, switches aux to WAL and writes.
+    let other = open_with_vfs(&aux, "unix");
+    assert_eq!(other.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
+    insert_rows(&other, 12, 20);
+    drop(other);
+    assert_eq!(header(&aux), WAL);
+
+    // Straight away, the pragma finds aux "already" in DELETE mode (its pager has not looked
+    // since) and writes nothing: the file stays WAL.
+    assert_eq!(run_to_end(&guarded, "PRAGMA journal_mode=DELETE").unwrap(), ["delete"]);
+    assert_eq!(header(&aux), WAL);
+    // Its next read sees WAL (re-reading page 1, which walguard remembers); from then on a
+    // downgrade is a real one, and refused.
+    let n: i64 = guarded.query_row("SELECT count(*) FROM aux.t", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 20);
+    let err = run_to_end(&guarded, "PRAGMA journal_mode=DELETE").unwrap_err();
+    assert_eq!(err.sqlite_error_code(), Some(ErrorCode::SystemIoFailure), "{err}");
+    assert_eq!(header(&aux), WAL);
+    let n: i64 = guarded.query_row("SELECT count(*) FROM aux.t", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 20);
+    guarded.execute_batch("DETACH aux").unwrap();
+
+    // The same through RESET_DATABASE + VACUUM on a connection that remembered "rollback".
+    let path = dir.path().join("reset.db");
+    let conn = open(&path);
+    conn.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
+    insert_rows(&conn, 1, 30);
+    let other = open_with_vfs(&path, "unix");
+    other.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).unwrap();
+    drop(other);
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_RESET_DATABASE, true).unwrap();
+    let result = conn.execute_batch("VACUUM");
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_RESET_DATABASE, false).unwrap();
+    assert!(result.is_err());
+    assert_eq!(header(&path), WAL);
+    assert_eq!(contents(&conn), intact(30));
+}
