@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python test-clients readme memcheck deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-clients readme memcheck bench deps deps-test clean
 
 all: build
 
@@ -48,6 +48,11 @@ readme: test-clients
 # valgrind memcheck over the shell scripts and the Rust host tests (about a minute).
 memcheck: build deps-test
 	scripts/memcheck.sh
+
+# Bare default VFS against walguard, instructions (callgrind) and wall time (a few minutes).
+bench: build
+	scripts/ensure-deps.sh valgrind
+	/usr/bin/python3 bench/run.py build "$$(scripts/sqlite-source.sh)/test/speedtest1.c"
 
 clean:
 	$(CARGO) clean
