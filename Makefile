@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python test-clients readme memcheck bench deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-clients readme memcheck bench sqlite-suite deps deps-test clean
 
 all: build
 
@@ -53,6 +53,11 @@ memcheck: build deps-test
 bench: build
 	scripts/ensure-deps.sh valgrind
 	/usr/bin/python3 bench/run.py build "$$(scripts/sqlite-source.sh)/test/speedtest1.c"
+
+# SQLite's own TCL tests (wal*, journal*, jrnlmode*, pager*, exclusive*, backup*, vacuum*),
+# with and without walguard; walguard-only failures must be in sqlite-suite/expected-failures.txt.
+sqlite-suite: build
+	/usr/bin/python3 sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
 clean:
 	$(CARGO) clean

@@ -218,7 +218,10 @@ impl Guard {
         };
         // SAFETY: az[0] is SQLite's out slot, freed by SQLite with sqlite3_free.
         unsafe { *az = sqlite::sqlite_string(&answer) };
-        Some(rc)
+        // Without its message (out of memory), an answer would be an empty row or a bare
+        // "SQL logic error": say what happened instead.
+        // SAFETY: reading back the slot just written.
+        Some(if unsafe { (*az).is_null() } { ffi::SQLITE_NOMEM } else { rc })
     }
 
     /// `PRAGMA walguard` answers the policy of this file. It cannot change it: a policy is
