@@ -7,7 +7,7 @@
 
 use std::ffi::{CStr, c_char, c_int};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use rusqlite::{Connection, OpenFlags, ffi};
@@ -131,12 +131,60 @@ pub fn logged(needle: &str) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The fault VFS: "faulty", a copy of the default VFS whose main-database files can be told
-// to fail their next xSync, and which can snapshot a database and its journal at the moment
+// The fault VFS: "faulty", a copy of the default VFS whose main-database files can be made
+// to fail chosen methods, and which can snapshot a database and its journal at the moment
 // SQLite deletes the journal (the state a crash at that point leaves behind).
 
-/// Fail the next xSync of a main database file.
-pub static FAIL_NEXT_DB_SYNC: AtomicBool = AtomicBool::new(false);
+/// The io methods of a main database file that [`Fault`] can make fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    ShmMap,
+    ShmLock,
+    FileControl,
+    /// Reads at offset 0 only: the header.
+    ReadPage1,
+    Write,
+    Sync,
+}
+
+/// A fault to inject: `method` returns `code` once (transient) or until cleared (persistent).
+#[derive(Clone, Copy, Debug)]
+pub struct Fault {
+    pub method: Method,
+    pub code: c_int,
+    pub persistent: bool,
+}
+
+static FAULT: Mutex<Option<Fault>> = Mutex::new(None);
+/// How many times an injected fault fired since it was armed.
+pub static FAULTS_FIRED: AtomicUsize = AtomicUsize::new(0);
+
+/// Arm a fault on every main database file opened through "faulty" (replacing any other).
+pub fn arm(fault: Fault) {
+    FAULTS_FIRED.store(0, Ordering::SeqCst);
+    *FAULT.lock().unwrap() = Some(fault);
+}
+
+/// Clear the armed fault; returns how many times it fired.
+pub fn disarm() -> usize {
+    *FAULT.lock().unwrap() = None;
+    FAULTS_FIRED.load(Ordering::SeqCst)
+}
+
+/// The code to fail `method` with now, if a fault is armed for it.
+fn fault_for(method: Method) -> Option<c_int> {
+    let mut armed = FAULT.lock().unwrap();
+    let fault = (*armed)?;
+    if fault.method != method {
+        return None;
+    }
+    if !fault.persistent {
+        *armed = None;
+    }
+    FAULTS_FIRED.fetch_add(1, Ordering::SeqCst);
+    Some(fault.code)
+}
+
 /// When set, the xDelete of `<db>-journal` first copies `<db>` and `<db>-journal` into
 /// this directory, under their own file names.
 pub static SNAPSHOT_ON_JOURNAL_DELETE: Mutex<Option<PathBuf>> = Mutex::new(None);
@@ -149,11 +197,11 @@ struct BaseVfs(*mut ffi::sqlite3_vfs);
 unsafe impl Send for BaseVfs {}
 // SAFETY: as above.
 unsafe impl Sync for BaseVfs {}
-static SAVED: OnceLock<BaseVfs> = OnceLock::new();
+static BASE: OnceLock<BaseVfs> = OnceLock::new();
 
 /// Register "faulty" as the default VFS. Call before [`load_walguard`].
 pub fn install_fault_vfs() {
-    SAVED.get_or_init(|| {
+    BASE.get_or_init(|| {
         log_lines(); // SQLITE_CONFIG_LOG must come before SQLite initialises
         // SAFETY: plain VFS registration with leaked, process-lifetime structures.
         unsafe {
@@ -171,8 +219,20 @@ pub fn install_fault_vfs() {
     });
 }
 
-/// The default VFS's io-methods for main databases, and the copy with a failing xSync.
-static METHODS_ONCE: OnceLock<(usize, usize)> = OnceLock::new();
+/// The default VFS's io-methods for main databases, and the faulty copy of it.
+struct Tables {
+    real: &'static ffi::sqlite3_io_methods,
+    faulty: &'static ffi::sqlite3_io_methods,
+}
+// SAFETY: both tables are immutable and live for the process.
+unsafe impl Send for Tables {}
+// SAFETY: as above.
+unsafe impl Sync for Tables {}
+static TABLES: OnceLock<Tables> = OnceLock::new();
+
+fn real() -> &'static ffi::sqlite3_io_methods {
+    TABLES.get().unwrap().real
+}
 
 unsafe extern "C" fn faulty_open(
     _vfs: *mut ffi::sqlite3_vfs,
@@ -182,31 +242,83 @@ unsafe extern "C" fn faulty_open(
     out: *mut c_int,
 ) -> c_int {
     // SAFETY: forwarding to the real default VFS, then swapping in a copy of its io-methods
-    // table whose xSync can fail; the copy lives for the process.
+    // table whose chosen methods can fail; the copy lives for the process.
     unsafe {
-        let base = SAVED.get().unwrap().0;
+        let base = BASE.get().unwrap().0;
         let rc = (*base).xOpen.unwrap()(base, name, file, flags, out);
         if rc == ffi::SQLITE_OK && flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
-            let (orig, copy) = *METHODS_ONCE.get_or_init(|| {
-                let orig = (*file).pMethods;
-                let mut copy = *orig;
-                copy.xSync = Some(faulty_sync);
-                (orig as usize, Box::leak(Box::new(copy)) as *mut _ as usize)
+            let tables = TABLES.get_or_init(|| {
+                let real: &'static ffi::sqlite3_io_methods = &*(*file).pMethods;
+                let faulty = ffi::sqlite3_io_methods {
+                    xShmMap: Some(faulty_shm_map),
+                    xShmLock: Some(faulty_shm_lock),
+                    xFileControl: Some(faulty_file_control),
+                    xRead: Some(faulty_read),
+                    xWrite: Some(faulty_write),
+                    xSync: Some(faulty_sync),
+                    ..*real
+                };
+                Tables { real, faulty: Box::leak(Box::new(faulty)) }
             });
-            assert_eq!((*file).pMethods as usize, orig, "one io-methods table for main databases");
-            (*file).pMethods = copy as *const ffi::sqlite3_io_methods;
+            assert!(std::ptr::eq((*file).pMethods, tables.real), "one io-methods table for main databases");
+            (*file).pMethods = tables.faulty;
         }
         rc
     }
 }
 
-unsafe extern "C" fn faulty_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    if FAIL_NEXT_DB_SYNC.swap(false, Ordering::SeqCst) {
-        return ffi::SQLITE_IOERR_FSYNC;
+unsafe extern "C" fn faulty_shm_map(f: *mut ffi::sqlite3_file, region: c_int, size: c_int, extend: c_int, out: *mut *mut std::ffi::c_void) -> c_int {
+    if let Some(rc) = fault_for(Method::ShmMap) {
+        return rc;
     }
-    let orig = METHODS_ONCE.get().unwrap().0 as *const ffi::sqlite3_io_methods;
-    // SAFETY: the real xSync of this file.
-    unsafe { (*orig).xSync.unwrap()(file, flags) }
+    // SAFETY: the real method of this file.
+    unsafe { real().xShmMap.unwrap()(f, region, size, extend, out) }
+}
+
+unsafe extern "C" fn faulty_shm_lock(f: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
+    // Unlocking never fails: SQLite does not check it, and a failed unlock would wedge the
+    // test rather than exercise anything.
+    if flags & ffi::SQLITE_SHM_LOCK != 0 {
+        if let Some(rc) = fault_for(Method::ShmLock) {
+            return rc;
+        }
+    }
+    // SAFETY: the real method of this file.
+    unsafe { real().xShmLock.unwrap()(f, offset, n, flags) }
+}
+
+unsafe extern "C" fn faulty_file_control(f: *mut ffi::sqlite3_file, op: c_int, arg: *mut std::ffi::c_void) -> c_int {
+    if let Some(rc) = fault_for(Method::FileControl) {
+        return rc;
+    }
+    // SAFETY: the real method of this file.
+    unsafe { real().xFileControl.unwrap()(f, op, arg) }
+}
+
+unsafe extern "C" fn faulty_read(f: *mut ffi::sqlite3_file, buf: *mut std::ffi::c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
+    if offset == 0 {
+        if let Some(rc) = fault_for(Method::ReadPage1) {
+            return rc;
+        }
+    }
+    // SAFETY: the real method of this file.
+    unsafe { real().xRead.unwrap()(f, buf, amt, offset) }
+}
+
+unsafe extern "C" fn faulty_write(f: *mut ffi::sqlite3_file, buf: *const std::ffi::c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
+    if let Some(rc) = fault_for(Method::Write) {
+        return rc;
+    }
+    // SAFETY: the real method of this file.
+    unsafe { real().xWrite.unwrap()(f, buf, amt, offset) }
+}
+
+unsafe extern "C" fn faulty_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    if let Some(rc) = fault_for(Method::Sync) {
+        return rc;
+    }
+    // SAFETY: the real method of this file.
+    unsafe { real().xSync.unwrap()(f, flags) }
 }
 
 unsafe extern "C" fn faulty_delete(_vfs: *mut ffi::sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
@@ -221,7 +333,7 @@ unsafe extern "C" fn faulty_delete(_vfs: *mut ffi::sqlite3_vfs, name: *const c_c
                 SNAPSHOTS.fetch_add(1, Ordering::SeqCst);
             }
         }
-        let base = SAVED.get().unwrap().0;
+        let base = BASE.get().unwrap().0;
         (*base).xDelete.unwrap()(base, name, sync_dir)
     }
 }

@@ -84,9 +84,9 @@ fn failed_switch_to_wal_rolls_back_in_the_same_connection() {
     let db = dir.path().join("app.db");
     rollback_db(&db, 50);
     let conn = open(&db);
-    FAIL_NEXT_DB_SYNC.store(true, Ordering::SeqCst);
+    arm(Fault { method: Method::Sync, code: rusqlite::ffi::SQLITE_IOERR_FSYNC, persistent: false });
     let err = run_to_end(&conn, "PRAGMA journal_mode=WAL").unwrap_err();
-    assert!(!FAIL_NEXT_DB_SYNC.load(Ordering::SeqCst), "the fault fired");
+    assert_eq!(disarm(), 1, "the fault fired");
     assert_eq!(err.sqlite_error_code(), Some(ErrorCode::SystemIoFailure), "{err}");
     assert_eq!(header(&db), ROLLBACK, "the rollback put version 1 back");
     assert_eq!(contents(&conn), intact(50));
