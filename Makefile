@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python test-clients readme memcheck bench sqlite-suite deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-clients test-stress readme memcheck bench sqlite-suite stress deps deps-test clean
 
 all: build
 
@@ -34,6 +34,10 @@ test-host: build
 test-python: build deps-test
 	/usr/bin/python3 -m unittest discover -s python-tests -v
 
+# The seed story, short: processes killed and restarted at random, with and without walguard.
+test-stress: build deps-test
+	/usr/bin/python3 stress/run.py 3
+
 # The README's client snippets, run by each client, and the README kept equal to them.
 test-clients: build deps-test
 	scripts/ensure-clients.sh
@@ -58,6 +62,13 @@ bench: build
 # with and without walguard; walguard-only failures must be in sqlite-suite/expected-failures.txt.
 sqlite-suite: build
 	/usr/bin/python3 sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
+
+# The long stress run (STRESS_SECONDS, 60 by default, for each of the guarded and control
+# runs) and the full fault matrix, persistent SQLITE_BUSY included.
+STRESS_SECONDS ?= 60
+stress: build deps-test
+	/usr/bin/python3 stress/run.py $(STRESS_SECONDS)
+	WALGUARD_LIB=$(CURDIR)/$(LIB) WALGUARD_FULL_FAULTS=1 $(CARGO) test -p walguard-host-tests --test faults -- --nocapture
 
 clean:
 	$(CARGO) clean

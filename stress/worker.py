@@ -1,0 +1,75 @@
+"""One stress worker: a process that connects, writes, disconnects, forever (until killed).
+
+  worker.py DB LOG LIB|none ROLE INDEX
+
+ROLE "wal" sets journal_mode=WAL on every connect; ROLE "fallback" follows the pattern of
+the seed story: on every connect it "falls back" to journal_mode=DELETE, as code does after
+a transient error. After each commit the id is appended to LOG (so every logged id must be
+in the database); each outcome of the fallback pragma is appended to LOG.events.
+"""
+import random
+import sqlite3
+import sys
+import time
+
+db, log_path, lib, role, index = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+
+if lib != "none":
+    loader = sqlite3.connect(":memory:")
+    loader.enable_load_extension(True)
+    loader.load_extension(lib)
+    loader.close()
+
+rng = random.Random()
+log = open(log_path, "a", buffering=1)
+events = open(log_path + ".events", "a", buffering=1)
+seq = sum(1 for _ in open(log_path))  # restart after a kill: continue the sequence
+seq += 1000 * sum(1 for _ in open(log_path + ".events"))  # and never reuse an id
+
+
+def retry(fn):
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            time.sleep(rng.random() / 100)
+
+
+while True:
+    conn = sqlite3.connect(db, timeout=2, isolation_level=None)
+    try:
+        if role == "fallback":
+            try:
+                mode = conn.execute("PRAGMA journal_mode=DELETE").fetchall()[0][0]
+                events.write(f"pragma {mode}\n")
+            except sqlite3.OperationalError as e:
+                events.write("refused\n" if str(e).startswith("walguard:") else f"error {e}\n")
+        else:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            except sqlite3.OperationalError:
+                pass
+        for _ in range(rng.randint(1, 5)):
+            seq += 1
+            ident = index * 10**9 + seq
+
+            def commit():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("INSERT INTO t(id, who) VALUES(?, ?)", (ident, index))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            retry(commit)
+            log.write(f"{ident}\n")
+    except sqlite3.DatabaseError as e:
+        events.write(f"error {e}\n")
+        time.sleep(0.05)
+    finally:
+        conn.close()
+    # A CLI run per command, a cron job: processes come and go, and a process that is alone
+    # with the file is the one that can walk it out of WAL.
+    time.sleep(rng.random() / 20)
