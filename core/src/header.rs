@@ -98,6 +98,27 @@ mod tests {
         assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Absent);
     }
 
+    proptest::proptest! {
+        /// Any bytes at all: no panic, and WAL exactly when SQLite would open the file as WAL.
+        #[test]
+        fn parse_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), magic in proptest::prelude::any::<bool>()) {
+            let mut bytes = bytes;
+            if magic && bytes.len() >= 16 {
+                bytes[..16].copy_from_slice(MAGIC);
+            }
+            let wal = bytes.len() >= 100 && bytes.starts_with(MAGIC) && bytes[19] == 2;
+            proptest::prop_assert_eq!(HeaderFormat::parse(&bytes) == HeaderFormat::Wal, wal);
+        }
+
+        /// Any offset and length: the byte written at offset 19, if the write covers it.
+        #[test]
+        fn written_byte_any_write(offset in -100i64..200, len in 0usize..300) {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let expected = (offset <= 19 && 19 < offset + len as i64).then(|| (19 - offset) as u8);
+            proptest::prop_assert_eq!(written_read_version(offset, &data), expected);
+        }
+    }
+
     #[test]
     fn written_byte_only_when_covered() {
         let page = header(1);

@@ -155,6 +155,12 @@ mod tests {
             prop_assert_eq!(resolve_journal_mode(Some(&value)), reference(&value));
         }
 
+        /// Overlong values, invalid UTF-8 and NULs anywhere: no panic, same answer.
+        #[test]
+        fn overlong_and_binary_values(value in proptest::collection::vec(any::<u8>(), 0..10_000)) {
+            prop_assert_eq!(resolve_journal_mode(Some(&value)), reference(&value));
+        }
+
         #[test]
         fn agrees_with_reference_on_mode_like_strings(value in "[dDeElLtTwWaApPsSoOfFrRuUnNcChHmMyY]{0,9}") {
             prop_assert_eq!(resolve_journal_mode(Some(value.as_bytes())), reference(value.as_bytes()));
