@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python test-clients test-stress readme memcheck bench sqlite-suite stress deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-clients test-stress test-dist dist readme memcheck bench sqlite-suite stress deps deps-test clean
 
 all: build
 
@@ -37,6 +37,16 @@ test-python: build deps-test
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test
 	/usr/bin/python3 stress/run.py 3
+
+# The Python wheel (sqlite-walguard, import walguard) and the npm package (sqlite-walguard),
+# both from the release library, into dist/.
+dist: build
+	scripts/dist.sh
+
+# Install what `make dist` built into fresh environments and prove the guard there.
+test-dist: dist deps-test
+	scripts/ensure-clients.sh
+	packages/test-dist.sh
 
 # The README's client snippets, run by each client, and the README kept equal to them.
 test-clients: build deps-test
