@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python test-clients test-stress test-dist dist readme memcheck bench sqlite-suite stress deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-clients test-stress test-dist test-deploy dist install uninstall readme memcheck bench sqlite-suite stress deps deps-test clean
 
 all: build
 
@@ -15,8 +15,9 @@ deps-test:
 	@scripts/ensure-deps.sh test
 
 build: deps
-	$(CARGO) build --release -p walguard
+	$(CARGO) build --release -p walguard -p walguard-preload
 	cp target/release/$(LIB) $(LIB)
+	cp target/release/libwalguard_preload.so libwalguard_preload.so
 
 # Each suite prints its own count; the summary at the end says which suites passed.
 test: build deps-test
@@ -37,6 +38,27 @@ test-python: build deps-test
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test
 	/usr/bin/python3 stress/run.py 3
+
+# Install for a whole host: the extension (also as walguard.so, for `.load walguard`), the
+# LD_PRELOAD library, and Python's sitecustomize. Honours PREFIX and DESTDIR.
+PREFIX ?= /usr/local
+INSTALLED = $(DESTDIR)$(PREFIX)/lib/libwalguard.so $(DESTDIR)$(PREFIX)/lib/walguard.so \
+	$(DESTDIR)$(PREFIX)/lib/libwalguard_preload.so $(DESTDIR)$(PREFIX)/share/walguard/python/sitecustomize.py
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/walguard/python
+	install -m 755 $(LIB) libwalguard_preload.so $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libwalguard.so $(DESTDIR)$(PREFIX)/lib/walguard.so
+	install -m 644 deploy/python/sitecustomize.py $(DESTDIR)$(PREFIX)/share/walguard/python/
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(DESTDIR)$(PREFIX)/share/walguard/python $(DESTDIR)$(PREFIX)/share/walguard 2>/dev/null
+
+# Deployment tests: make install, LD_PRELOAD, sitecustomize, node --require.
+test-deploy: build deps-test
+	scripts/ensure-clients.sh
+	deploy/test.sh
 
 # The Python wheel (sqlite-walguard, import walguard) and the npm package (sqlite-walguard),
 # both from the release library, into dist/.

@@ -100,3 +100,23 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
     }
     ffi::SQLITE_OK_LOAD_PERMANENTLY
 }
+
+/// The same entry point for `sqlite3_auto_extension`, which the preload library
+/// (`preload/`) registers: SQLite treats any code but `SQLITE_OK` from an auto-extension as
+/// a failure of the open, `SQLITE_OK_LOAD_PERMANENTLY` included. (The library stays loaded
+/// anyway: the preload never closes it.)
+///
+/// # Safety
+/// As [`sqlite3_walguard_init`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sqlite3_walguard_auto_init(
+    db: *mut ffi::sqlite3,
+    err_msg: *mut *mut c_char,
+    api: *mut ffi::sqlite3_api_routines,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    match unsafe { sqlite3_walguard_init(db, err_msg, api) } {
+        ffi::SQLITE_OK_LOAD_PERMANENTLY => ffi::SQLITE_OK,
+        rc => rc,
+    }
+}

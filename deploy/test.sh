@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Deployment without touching applications: `make install`, the LD_PRELOAD library, Python's
+# sitecustomize and Node's --require, each driving programs (deploy/apps) that never
+# mention walguard. Each must refuse the seed's "fall back to DELETE" (output, header 2,2,
+# rows intact); the preload must be harmless where SQLite is bundled or absent.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/walguard-deploy.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+dest=$work/root
+lib=$dest/usr/lib
+apps=$root/deploy/apps
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }
+
+fresh_db() {
+  rm -rf "$work/run" && mkdir -p "$work/run"
+  sqlite3 "$work/run/app.db" 'PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);' >/dev/null
+}
+
+# guarded NAME CMD...: CMD runs an app in a fresh directory; it must be refused.
+guarded() {
+  local name=$1; shift
+  fresh_db
+  local out; out=$(cd "$work/run" && "$@" 2>&1)
+  local header; header=$(od -An -tx1 -j18 -N2 "$work/run/app.db" | tr -d ' ')
+  local rows; rows=$(sqlite3 "$work/run/app.db" 'SELECT count(*) FROM t')
+  if [[ $out == *"walguard: refused journal_mode=DELETE"* && $header == 0202 && $rows == 3 ]]; then ok "$name"
+  else bad "$name" "output: $out" "header $header, rows $rows"; fi
+}
+
+# harmless NAME EXPECTED CMD...: CMD must succeed and print EXPECTED, walguard or not.
+harmless() {
+  local name=$1 expected=$2; shift 2
+  fresh_db
+  local out; out=$(cd "$work/run" && "$@" 2>&1); local rc=$?
+  if [[ $rc == 0 && $out == "$expected" ]]; then ok "$name"; else bad "$name" "exit $rc, output: $out" "expected: $expected"; fi
+}
+
+make -s -C "$root" install DESTDIR="$dest" PREFIX=/usr >/dev/null
+for f in "$lib/libwalguard.so" "$lib/walguard.so" "$lib/libwalguard_preload.so" "$dest/usr/share/walguard/python/sitecustomize.py"; do
+  [ -e "$f" ] || bad "make install" "missing $f"
+done
+ok "make install puts the libraries and sitecustomize under DESTDIR/PREFIX"
+
+guarded "installed: .load walguard by name" env LD_LIBRARY_PATH="$lib" sqlite3 :memory: -cmd '.load walguard' -cmd '.open app.db' 'PRAGMA journal_mode=DELETE'
+preload=(env LD_PRELOAD="$lib/libwalguard_preload.so")
+guarded "LD_PRELOAD: sqlite3 shell" "${preload[@]}" bash "$apps/app.sh"
+guarded "LD_PRELOAD: tclsh" "${preload[@]}" tclsh "$apps/app.tcl"
+guarded "LD_PRELOAD: python3, stdlib sqlite3" "${preload[@]}" /usr/bin/python3 "$apps/app.py"
+guarded "sitecustomize: python3, stdlib sqlite3" env PYTHONPATH="$dest/usr/share/walguard/python" /usr/bin/python3 "$apps/app.py"
+mkdir -p "$work/npm/lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$work/npm/lib/"
+guarded "node --require register: better-sqlite3" env NODE_PATH="$root/.deps/node/node_modules" node --require "$work/npm/register.js" "$apps/app.js"
+
+harmless "LD_PRELOAD harmless: APSW bundles its SQLite" "[] 3" "${preload[@]}" "$root/.deps/venv/bin/python" "$apps/app_apsw.py"
+harmless "LD_PRELOAD harmless: better-sqlite3 bundles its SQLite" $'delete\n3' "${preload[@]}" env NODE_PATH="$root/.deps/node/node_modules" node "$apps/app.js"
+harmless "LD_PRELOAD harmless: a program with no SQLite" "app.db" "${preload[@]}" ls
+harmless "LD_PRELOAD harmless: python3 without sqlite3" "42" "${preload[@]}" /usr/bin/python3 -c 'print(42)'
+
+make -s -C "$root" uninstall DESTDIR="$dest" PREFIX=/usr >/dev/null
+left=$(find "$dest" -type f -o -type l)
+if [ -z "$left" ]; then ok "make uninstall removes everything it installed"; else bad "make uninstall" "left: $left"; fi
+
+echo "deploy: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
