@@ -7,6 +7,7 @@
 //!   on SQLite's own `sqlite3_file`, then guarded;
 //! - [`adopt`]: a file the loading connection opened before walguard existed is guarded in
 //!   place, from the load on.
+//!
 //! Closing the file puts the lower table back, closes the file and frees the block.
 //!
 //! walguard's table is the lower one with four methods replaced: `xRead` (to see the header
@@ -72,14 +73,23 @@ pub unsafe fn open(
         if rc != ffi::SQLITE_OK || (*file).pMethods.is_null() {
             return rc;
         }
+        let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
+        let version = (*(*file).pMethods).iVersion;
+        if !KNOWN_VERSIONS.contains(&version) {
+            sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"));
+            return ffi::SQLITE_OK;
+        }
         if policy == Policy::Off {
-            let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
             sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
         }
         install(file, Guard::new(file, (*file).pMethods, lower_vfs, name, policy));
         ffi::SQLITE_OK
     }
 }
+
+/// The io-methods versions whose every field walguard's table carries: a newer table would
+/// have fields past the end of ours.
+const KNOWN_VERSIONS: std::ops::RangeInclusive<c_int> = 1..=3;
 
 /// Why an open file could not be adopted.
 pub enum NotAdopted {
@@ -109,7 +119,7 @@ pub unsafe fn adopt(
     if lower.xClose.is_some_and(|f| std::ptr::fn_addr_eq(f, close as unsafe extern "C" fn(_) -> _)) {
         return Err(NotAdopted::AlreadyGuarded);
     }
-    if !(1..=3).contains(&lower.iVersion) {
+    if !KNOWN_VERSIONS.contains(&lower.iVersion) {
         return Err(NotAdopted::UnknownVersion(lower.iVersion));
     }
     // SAFETY: `path` is a database filename, which sqlite3_uri_parameter accepts.

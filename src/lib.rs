@@ -33,7 +33,11 @@
 //! ## Layout
 //! - `walguard_core` (the `core/` crate): every decision, as plain Rust;
 //! - [`vfs`]: registration and the VFS methods;
-//! - [`file`]: the io methods of a guarded main database file;
+//! - [`file`]: how a main database file is guarded, and its io methods;
+//! - [`guard`]: the state of one guarded file and the two layers;
+//! - [`connection`]: guarding the files the loading connection already has open;
+//! - [`sql`]: `walguard_status()` and `walguard_version()`;
+//! - [`config`], [`stats`]: the process default policy (`WALGUARD_POLICY`), the counters;
 //! - [`sqlite`]: small helpers over the host's API (log lines, SQLite-allocated strings).
 
 mod config;
