@@ -16,8 +16,8 @@ deps-test:
 
 build: deps
 	$(CARGO) build --release -p walguard -p walguard-preload
-	cp target/release/$(LIB) $(LIB)
-	cp target/release/libwalguard_preload.so libwalguard_preload.so
+	install -m 755 target/release/$(LIB) $(LIB)
+	install -m 755 target/release/libwalguard_preload.so libwalguard_preload.so
 
 # Each suite prints its own count; the summary at the end says which suites passed.
 test: build deps-test
