@@ -4,7 +4,7 @@ SHELL := /bin/bash
 LIB := libwalguard.so
 CARGO ?= cargo
 
-.PHONY: all build test test-core test-sql test-host test-python test-clients test-stress test-dist test-deploy dist install uninstall readme memcheck bench sqlite-suite stress deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-loading test-clients test-stress test-dist test-deploy dist install uninstall readme memcheck bench sqlite-suite stress deps deps-test clean
 
 all: build
 
@@ -34,6 +34,12 @@ test-host: build
 
 test-python: build deps-test
 	/usr/bin/python3 -m unittest discover -s python-tests -v
+
+# Loading into hand-made hosts: a too-old SQLite, a second SQLite library in the process.
+test-loading: build
+	mkdir -p build
+	gcc -Wall -O1 -o build/loading c-tests/loading.c -lsqlite3 -ldl
+	build/loading $(CURDIR)/$(LIB)
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test

@@ -54,9 +54,10 @@ use std::sync::OnceLock;
 
 use libsqlite3_sys as ffi;
 
-/// The host's API table the extension was first initialised with. libsqlite3-sys keeps one
-/// set of function pointers per process, so a second, different SQLite library in the same
-/// process (say the system one and a bundled one) must not overwrite them.
+/// The host's API table the extension was first initialised with (successfully).
+/// libsqlite3-sys keeps one set of function pointers per process, so a second, different
+/// SQLite library in the same process (say the system one and a bundled one) must not
+/// overwrite them.
 static HOST_API: OnceLock<usize> = OnceLock::new();
 
 /// Entry point, found by `load_extension` from the library's name.
@@ -69,27 +70,31 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
     err_msg: *mut *mut c_char,
     api: *mut ffi::sqlite3_api_routines,
 ) -> c_int {
-    let first_api = *HOST_API.get_or_init(|| api as usize);
-    if first_api != api as usize {
-        // The already-stored pointers belong to the first host; they are still valid for it
-        // (the library is never unloaded), so sqlite3_malloc through them is sound.
-        // SAFETY: err_msg is SQLite's out-parameter for this call.
-        unsafe { sqlite::set_error(err_msg, "walguard: already loaded by another SQLite library in this process; load it into one SQLite only") };
-        return ffi::SQLITE_ERROR;
+    // SAFETY: SQLite's own arguments.
+    match unsafe { init(db, api) } {
+        Ok(()) => ffi::SQLITE_OK_LOAD_PERMANENTLY,
+        Err((rc, message)) => {
+            // SAFETY: the message is allocated by the host that will free it: its own
+            // sqlite3_malloc, from the table it passed (whatever walguard's stored pointers
+            // are, or are not yet).
+            unsafe { sqlite::set_error(api, err_msg, &message) };
+            rc
+        }
+    }
+}
+
+/// # Safety
+/// As [`sqlite3_walguard_init`].
+unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Result<(), (c_int, String)> {
+    let fail = |message: String| (ffi::SQLITE_ERROR, message);
+    if HOST_API.get().is_some_and(|&first| first != api as usize) {
+        return Err(fail("walguard: already loaded by another SQLite library in this process; load it into one SQLite only".to_owned()));
     }
     // SAFETY: `api` is the table SQLite handed us; the function checks the host's version
-    // against the headers the bindings were generated from before storing any pointer
-    // except sqlite3_malloc (stored first, so an error message can be allocated).
-    if let Err(e) = unsafe { ffi::rusqlite_extension_init2(api) } {
-        // SAFETY: sqlite3_malloc is initialised even when the version check fails.
-        unsafe { sqlite::set_error(err_msg, &format!("walguard: cannot load: {e}")) };
-        return ffi::SQLITE_ERROR;
-    }
-    if let Err(message) = config::load_default_policy().and_then(|()| vfs::register()) {
-        // SAFETY: the API is initialised.
-        unsafe { sqlite::set_error(err_msg, &message) };
-        return ffi::SQLITE_ERROR;
-    }
+    // against the headers the bindings were generated from before storing the pointers.
+    unsafe { ffi::rusqlite_extension_init2(api) }.map_err(|e| fail(format!("walguard: cannot load: {e}")))?;
+    HOST_API.get_or_init(|| api as usize);
+    config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)?;
     // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
     unsafe { connection::guard_open_files(db) };
     // SAFETY: as above.
@@ -98,11 +103,9 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
         rc => rc,
     };
     if rc != ffi::SQLITE_OK {
-        // SAFETY: the API is initialised.
-        unsafe { sqlite::set_error(err_msg, &format!("walguard: cannot register its SQL functions (error {rc})")) };
-        return rc;
+        return Err((rc, format!("walguard: cannot register its SQL functions (error {rc})")));
     }
-    ffi::SQLITE_OK_LOAD_PERMANENTLY
+    Ok(())
 }
 
 /// The same entry point for `sqlite3_auto_extension`, which the preload library

@@ -1,20 +1,16 @@
 //! Small helpers over the host's SQLite API: strings SQLite will free, and log lines.
 
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 
 use libsqlite3_sys as ffi;
 
-/// Copy `text` into memory from `sqlite3_malloc64`, NUL-terminated, for SQLite to free.
-/// Interior NULs cut the message short rather than fail. Returns null when out of memory.
-///
-/// # Safety
-/// The extension API must be initialised (at least `sqlite3_malloc64`).
-pub unsafe fn sqlite_string(text: &str) -> *mut c_char {
+/// Copy `text` into memory from `malloc`, NUL-terminated, for SQLite to free. Interior NULs
+/// cut the message short rather than fail. Returns null when out of memory.
+fn copy_with(malloc: impl FnOnce(c_int) -> *mut c_void, text: &str) -> *mut c_char {
     let bytes = text.as_bytes();
-    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    // SAFETY: plain allocation through the host; checked for null below.
-    let out = unsafe { ffi::sqlite3_malloc64(len as u64 + 1) } as *mut u8;
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()).min(c_int::MAX as usize - 1);
+    let out = malloc(len as c_int + 1).cast::<u8>();
     if !out.is_null() {
         // SAFETY: `out` has room for len + 1 bytes and does not overlap `bytes`.
         unsafe {
@@ -25,14 +21,26 @@ pub unsafe fn sqlite_string(text: &str) -> *mut c_char {
     out.cast()
 }
 
-/// Store `message` in an `char **pzErrMsg`-style slot, if there is one.
+/// `text` in memory from `sqlite3_malloc`, for SQLite to free (null when out of memory).
 ///
 /// # Safety
-/// `slot` is null or valid for a write; the API is initialised.
-pub unsafe fn set_error(slot: *mut *mut c_char, message: &str) {
+/// The extension API must be initialised.
+pub unsafe fn sqlite_string(text: &str) -> *mut c_char {
+    // SAFETY: plain allocation through the initialised API.
+    copy_with(|n| unsafe { ffi::sqlite3_malloc(n) }, text)
+}
+
+/// Store `message` in an entry point's `char **pzErrMsg`, allocated with the `sqlite3_malloc`
+/// of the host `api` belongs to, the one that frees it.
+///
+/// # Safety
+/// `api` is the table SQLite passed to the entry point; `slot` is null or valid for a write.
+pub unsafe fn set_error(api: *const ffi::sqlite3_api_routines, slot: *mut *mut c_char, message: &str) {
+    // SAFETY: the caller vouches for `api`; `malloc` is among the oldest fields of the table.
+    let Some(malloc) = (unsafe { (*api).malloc }) else { return };
     if !slot.is_null() {
-        // SAFETY: the caller vouches for `slot`.
-        unsafe { *slot = sqlite_string(message) };
+        // SAFETY: the host's own allocator; the caller vouches for `slot`.
+        unsafe { *slot = copy_with(|n| malloc(n), message) };
     }
 }
 
