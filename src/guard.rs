@@ -170,7 +170,6 @@ impl Guard {
                     Some(known) => known,
                     None => self.read_disk_header()?,
                 };
-                // (`before` is not WAL here: header_write_needs_check said so, or disk did.)
                 if before != HeaderFormat::Wal {
                     self.uncommitted_switch = true;
                 }
