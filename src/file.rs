@@ -226,8 +226,21 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt
         if offset > READ_VERSION_OFFSET as i64 {
             return f(file, buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
+        if offset == 0 && rewrites_same_format(g.on_disk, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
+            // Page 1 of a commit that keeps the journal format (every rollback-mode commit,
+            // every checkpoint of page 1): nothing to decide, and the byte on disk is the same
+            // whether the write succeeds, fails or tears, so what is remembered stays true.
+            return f(file, buf, amt, offset);
+        }
         write_header(g, file, f, buf, amt, offset)
     }
+}
+
+/// Does writing `page` at offset 0 leave the header saying what it says on disk, known to be
+/// rollback or WAL?
+#[inline(always)]
+fn rewrites_same_format(on_disk: Option<HeaderFormat>, page: &[u8]) -> bool {
+    matches!(on_disk, Some(HeaderFormat::Rollback | HeaderFormat::Wal)) && header_seen(0, page) == on_disk
 }
 
 type Write = unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, ffi::sqlite3_int64) -> c_int;
