@@ -74,7 +74,7 @@ fn loading_mid_transaction_and_with_a_read_in_progress() {
 }
 
 #[test]
-fn a_rollback_in_progress_when_loaded_is_not_refused() {
+fn a_write_transaction_in_progress_when_loaded_rolls_back() {
     load_walguard();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rb.db");

@@ -135,15 +135,22 @@ fn register_once(real: *mut c_void) {
     });
 }
 
+/// The real `symbol` for an interposed open, after registering walguard if it is the shared
+/// libsqlite3's; `None` when there is none to call.
+fn real_open(symbol: &CStr) -> Option<*mut c_void> {
+    let real = next(symbol);
+    if real.is_null() {
+        return None;
+    }
+    register_once(real);
+    Some(real)
+}
+
 /// # Safety
 /// Called as SQLite's `sqlite3_open_v2`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sqlite3_open_v2(name: *const c_char, db: *mut *mut c_void, flags: c_int, vfs: *const c_char) -> c_int {
-    let real = next(c"sqlite3_open_v2");
-    if real.is_null() {
-        return SQLITE_ERROR;
-    }
-    register_once(real);
+    let Some(real) = real_open(c"sqlite3_open_v2") else { return SQLITE_ERROR };
     // SAFETY: `real` is the next definition of this very function.
     unsafe { std::mem::transmute::<*mut c_void, OpenV2>(real)(name, db, flags, vfs) }
 }
@@ -152,11 +159,7 @@ pub unsafe extern "C" fn sqlite3_open_v2(name: *const c_char, db: *mut *mut c_vo
 /// Called as SQLite's `sqlite3_open`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sqlite3_open(name: *const c_char, db: *mut *mut c_void) -> c_int {
-    let real = next(c"sqlite3_open");
-    if real.is_null() {
-        return SQLITE_ERROR;
-    }
-    register_once(real);
+    let Some(real) = real_open(c"sqlite3_open") else { return SQLITE_ERROR };
     // SAFETY: `real` is the next definition of this very function.
     unsafe { std::mem::transmute::<*mut c_void, Open>(real)(name, db) }
 }
@@ -165,11 +168,7 @@ pub unsafe extern "C" fn sqlite3_open(name: *const c_char, db: *mut *mut c_void)
 /// Called as SQLite's `sqlite3_open16`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sqlite3_open16(name: *const c_void, db: *mut *mut c_void) -> c_int {
-    let real = next(c"sqlite3_open16");
-    if real.is_null() {
-        return SQLITE_ERROR;
-    }
-    register_once(real);
+    let Some(real) = real_open(c"sqlite3_open16") else { return SQLITE_ERROR };
     // SAFETY: `real` is the next definition of this very function.
     unsafe { std::mem::transmute::<*mut c_void, Open16>(real)(name, db) }
 }
