@@ -52,8 +52,7 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
             warn(&format!("cannot guard schema {schema_name}: its file is not open"), &path_text);
             return;
         }
-        let writing = ffi::sqlite3_txn_state(db, schema) == ffi::SQLITE_TXN_WRITE;
-        match file::adopt(file, vfs, path, writing) {
+        match file::adopt(file, vfs, path) {
             Ok(policy) => sqlite::log(
                 ffi::SQLITE_NOTICE,
                 &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),
@@ -62,7 +61,6 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
             Err(NotAdopted::UnknownVersion(v)) => {
                 warn(&format!("cannot guard schema {schema_name}: io-methods version {v} is unknown"), &path_text)
             }
-            Err(NotAdopted::InvalidPolicy(message)) => sqlite::log(ffi::SQLITE_WARNING, &message),
         }
     }
 }

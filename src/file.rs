@@ -1,30 +1,38 @@
-//! Guarded main database files and their io methods.
+//! Guarded files and their io methods: main databases, and the WAL files of guarded ones.
 //!
-//! A file is guarded by pointing its `pMethods` at a heap [`Block`]: an io-methods table
-//! followed by the file's [`Guard`], which keeps the lower table. The same mechanism serves
-//! both ways a file gets guarded:
+//! A file is guarded by pointing its `pMethods` at a heap block: an io-methods table followed
+//! by the file's state, which keeps the lower table. For a main database ([`Block`]) the same
+//! mechanism serves both ways a file gets guarded:
 //! - [`open`]: a main database opened through the walguard VFS is opened by the lower VFS
 //!   on SQLite's own `sqlite3_file`, then guarded;
 //! - [`adopt`]: a file the loading connection opened before walguard existed is guarded in
 //!   place, from the load on.
 //!
-//! Closing the file puts the lower table back, closes the file and frees the block.
+//! A WAL file opened through the walguard VFS for a guarded database ([`open_wal`]) gets a
+//! [`WalBlock`], which finds the database's guard through `sqlite3_database_file_object`, as
+//! SQLite's cksumvfs.c does, and checks every page-1 frame written to it.
 //!
-//! walguard's table is the lower one with four methods replaced: `xRead` (to see the header
-//! when SQLite reads it), `xWrite` (layer 2), `xFileControl` (layer 1, `PRAGMA walguard`,
-//! `.vfsname`) and `xClose`. Every other entry is the lower function itself, called on the
-//! same `sqlite3_file` as it always was: locking, syncing, shared memory and memory mapping
-//! pay nothing, and `iVersion` and the optional methods are exactly the lower file's.
+//! Closing a file puts the lower table back, closes the file and frees the block. SQLite
+//! closes a database's WAL before the database file (`sqlite3PagerClose`), so a WAL block's
+//! pointer to the database's guard never dangles.
+//!
+//! walguard's database table is the lower one with three methods replaced: `xWrite` (layer
+//! 2), `xFileControl` (layer 1, `PRAGMA walguard`, `.vfsname`, and the state machine's
+//! commit and checkpoint events) and `xClose`; a WAL's replaces `xWrite` and `xClose`. Every
+//! other entry is the lower function itself, called on the same `sqlite3_file` as it always
+//! was: reading, locking, syncing, shared memory and memory mapping pay nothing, and
+//! `iVersion` and the optional methods are exactly the lower file's.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::slice;
+use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
-use walguard_core::{HeaderFormat, Policy};
-use walguard_core::header::{READ_VERSION_OFFSET, written_read_version};
+use walguard_core::Policy;
+use walguard_core::header::READ_VERSION_OFFSET;
+use walguard_core::wal::{FrameTracker, Probe, WAL_HEADER_LEN};
 
 use crate::config;
-use crate::guard::{Guard, header_seen};
+use crate::guard::Guard;
 use crate::sqlite;
 
 /// What a guarded file's `pMethods` points to.
@@ -97,23 +105,17 @@ pub enum NotAdopted {
     AlreadyGuarded,
     /// Its io methods have a version walguard does not know.
     UnknownVersion(c_int),
-    /// Its `walguard` URI parameter is not a policy (the message says so).
-    InvalidPolicy(String),
 }
 
-/// Guard a file that is already open, from now on. `in_write_transaction` tells whether the
-/// connection is in the middle of a write transaction, whose rollback must never be refused.
+/// Guard a file that is already open, from now on. A `walguard` URI parameter that is not a
+/// policy is reported, and the file is guarded under the process default: a new open of
+/// such a file fails, but this one is open already, and leaving it unguarded would be worse.
 ///
 /// # Safety
 /// `file` is an open main database file of a connection whose mutex the caller holds (no
 /// call on the file is in progress); `vfs` opened it; `path` is its filename as SQLite keeps
 /// it (valid until the file is closed).
-pub unsafe fn adopt(
-    file: *mut ffi::sqlite3_file,
-    vfs: *mut ffi::sqlite3_vfs,
-    path: *const c_char,
-    in_write_transaction: bool,
-) -> Result<Policy, NotAdopted> {
+pub unsafe fn adopt(file: *mut ffi::sqlite3_file, vfs: *mut ffi::sqlite3_vfs, path: *const c_char) -> Result<Policy, NotAdopted> {
     // SAFETY: the caller vouches that `file` is open, so pMethods is a valid table.
     let lower = unsafe { &*(*file).pMethods };
     if lower.xClose.is_some_and(|f| std::ptr::fn_addr_eq(f, close as unsafe extern "C" fn(_) -> _)) {
@@ -123,32 +125,24 @@ pub unsafe fn adopt(
         return Err(NotAdopted::UnknownVersion(lower.iVersion));
     }
     // SAFETY: `path` is a database filename, which sqlite3_uri_parameter accepts.
-    let policy = unsafe { policy_from_uri(path) }.map_err(NotAdopted::InvalidPolicy)?;
-    let mut guard = Guard::new(file, lower, vfs, path, policy);
-    // A transaction already under way may have switched the header to WAL; its rollback
-    // must go through. No downgrade can happen inside a transaction (SQLite refuses to
-    // leave WAL or VACUUM there), so this allows nothing else.
-    guard.uncommitted_switch = in_write_transaction;
-    // SAFETY: the caller holds the connection's mutex, so nothing uses the table while it
-    // is swapped.
-    unsafe { install(file, guard) };
+    let policy = unsafe { policy_from_uri(path) }.unwrap_or_else(|message| {
+        sqlite::log(ffi::SQLITE_WARNING, &format!("{message}; guarding it under the default policy"));
+        config::default_policy()
+    });
+    // SAFETY: the caller vouches for `file`, `vfs` and `path`; it holds the connection's
+    // mutex, so nothing uses the table while it is swapped.
+    unsafe { install(file, Guard::new(file, lower, vfs, path, policy)) };
     Ok(policy)
 }
 
-/// Point `file` at a new block holding walguard's table over `guard.lower_methods`.
+/// Point `file` at a new block holding walguard's table over the guard's lower table.
 ///
 /// # Safety
-/// `file` is open with `guard.lower_methods` and not in use by another thread.
+/// `file` is open with the guard's lower table and not in use by another thread.
 unsafe fn install(file: *mut ffi::sqlite3_file, guard: Guard) {
-    // SAFETY: lower_methods is the file's valid table.
-    let lower = unsafe { &*guard.lower_methods };
-    let methods = ffi::sqlite3_io_methods {
-        xClose: Some(close),
-        xRead: Some(read),
-        xWrite: Some(write),
-        xFileControl: Some(file_control),
-        ..*lower
-    };
+    // SAFETY: the lower table is the file's valid table.
+    let lower = unsafe { &*guard.lower.methods };
+    let methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), xFileControl: Some(file_control), ..*lower };
     let block = Box::leak(Box::new(Block { methods, guard }));
     // SAFETY: the block lives until `close` reclaims it.
     unsafe { (*file).pMethods = &block.methods };
@@ -174,47 +168,17 @@ unsafe fn policy_from_uri(name: *const c_char) -> Result<Policy, String> {
     }
 }
 
-// The four io methods walguard replaces. The lower methods exist (SQLite requires them of
-// every file), so the `else` arms are unreachable in practice; they return an error rather
-// than panic across the FFI boundary.
+// The io methods walguard replaces. The lower methods exist (SQLite requires them of every
+// file), so the `else` arms are unreachable in practice; they return an error rather than
+// panic across the FFI boundary.
 
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: SQLite closes each file once; the block was leaked by `install` and is
     // reclaimed exactly once, here, after the lower table is back in place.
     unsafe {
         let block = Box::from_raw((*file).pMethods.cast::<Block>().cast_mut());
-        (*file).pMethods = block.guard.lower_methods;
-        (*block.guard.lower_methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
-    }
-}
-
-unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, buf: *mut c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
-    // SAFETY: SQLite passes a buffer of `amt` bytes.
-    unsafe {
-        let g = guard(file);
-        let Some(f) = (*g.lower_methods).xRead else { return ffi::SQLITE_IOERR_READ };
-        if offset != 0 {
-            return f(file, buf, amt, offset); // the hot path: a tail call
-        }
-        read_header(g, file, f, buf, amt)
-    }
-}
-
-type Read = unsafe extern "C" fn(*mut ffi::sqlite3_file, *mut c_void, c_int, ffi::sqlite3_int64) -> c_int;
-
-/// A read from offset 0: remember what the header on disk says. Out of line, so that the
-/// other reads pay nothing for it.
-///
-/// # Safety
-/// As [`read`]; `lower_read` is the lower xRead of `file`.
-#[inline(never)]
-unsafe fn read_header(g: &mut Guard, file: *mut ffi::sqlite3_file, lower_read: Read, buf: *mut c_void, amt: c_int) -> c_int {
-    // SAFETY: reading into SQLite's own buffer of `amt` bytes through the lower method.
-    unsafe {
-        let rc = lower_read(file, buf, amt, 0);
-        let bytes = slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize);
-        g.on_disk = if rc == ffi::SQLITE_OK { header_seen(0, bytes).or(g.on_disk) } else { None };
-        rc
+        (*file).pMethods = block.guard.lower.methods;
+        (*block.guard.lower.methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
     }
 }
 
@@ -222,60 +186,26 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt
     // SAFETY: SQLite passes a buffer of `amt` bytes.
     unsafe {
         let g = guard(file);
-        let Some(f) = (*g.lower_methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        let Some(f) = (*g.lower.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
         if offset > READ_VERSION_OFFSET as i64 {
             return f(file, buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
-        if offset == 0 && rewrites_same_format(g.on_disk, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
-            // Page 1 of a commit that keeps the journal format (every rollback-mode commit,
-            // every checkpoint of page 1): nothing to decide, and the byte on disk is the same
-            // whether the write succeeds, fails or tears, so what is remembered stays true.
-            return f(file, buf, amt, offset);
-        }
-        write_header(g, file, f, buf, amt, offset)
-    }
-}
-
-/// Does writing `page` at offset 0 leave the header saying what it says on disk, known to be
-/// rollback or WAL?
-#[inline(always)]
-fn rewrites_same_format(on_disk: Option<HeaderFormat>, page: &[u8]) -> bool {
-    matches!(on_disk, Some(HeaderFormat::Rollback | HeaderFormat::Wal)) && header_seen(0, page) == on_disk
-}
-
-type Write = unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, ffi::sqlite3_int64) -> c_int;
-
-/// A write that may cover the header's read version (page 1): check it, write it, remember
-/// what the header now says.
-///
-/// # Safety
-/// As [`write`]; `lower_write` is the lower xWrite of `file`.
-#[inline(never)]
-unsafe fn write_header(g: &mut Guard, file: *mut ffi::sqlite3_file, lower_write: Write, buf: *const c_void, amt: c_int, offset: i64) -> c_int {
-    // SAFETY: SQLite's buffer holds `amt` bytes.
-    let data = unsafe { slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize) };
-    let seen = header_seen(offset, data);
-    if let Some(read_version) = written_read_version(offset, data) {
-        let written = seen.unwrap_or(HeaderFormat::from_read_version(read_version));
-        if g.header_write_needs_check(written) {
-            if let Err(rc) = g.check_header_write(offset, data, written) {
-                return rc;
-            }
+        match g.check_database_write(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
+            Ok(()) => f(file, buf, amt, offset),
+            Err(rc) => rc,
         }
     }
-    // SAFETY: writing SQLite's own buffer through the lower method.
-    let rc = unsafe { lower_write(file, buf, amt, offset) };
-    g.on_disk = if rc == ffi::SQLITE_OK { seen } else { None };
-    rc
 }
 
 unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         match op {
-            ffi::SQLITE_FCNTL_PRAGMA | ffi::SQLITE_FCNTL_VFSNAME | ffi::SQLITE_FCNTL_COMMIT_PHASETWO => {
-                intercepted_file_control(guard(file), op, arg)
-            }
+            ffi::SQLITE_FCNTL_PRAGMA
+            | ffi::SQLITE_FCNTL_VFSNAME
+            | ffi::SQLITE_FCNTL_COMMIT_PHASETWO
+            | ffi::SQLITE_FCNTL_CKPT_START
+            | ffi::SQLITE_FCNTL_CKPT_DONE => intercepted_file_control(guard(file), op, arg),
             _ => guard(file).file_control(op, arg), // the hot path: a tail call
         }
     }
@@ -296,8 +226,114 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
                 }
             }
             ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
+            ffi::SQLITE_FCNTL_CKPT_START => g.checkpoint_started(),
+            ffi::SQLITE_FCNTL_CKPT_DONE => g.checkpoint_done(),
             _ => g.committed(),
         }
         g.file_control(op, arg)
     }
+}
+
+/// What a guarded database's WAL file's `pMethods` points to.
+#[repr(C)]
+struct WalBlock {
+    /// Must come first: `pMethods` points here.
+    methods: ffi::sqlite3_io_methods,
+    lower_methods: *const ffi::sqlite3_io_methods,
+    /// The guard of the database this WAL belongs to (see the module comment for why it
+    /// outlives the WAL file).
+    db: *mut Guard,
+    frames: FrameTracker,
+}
+
+/// Open a WAL file through the lower VFS, and check its page-1 frames when its database is
+/// guarded.
+///
+/// # Safety
+/// Arguments as SQLite passes them to `xOpen` for a file with `SQLITE_OPEN_WAL`; `name` is
+/// the WAL name SQLite derived from its database's (what `sqlite3_database_file_object`
+/// needs).
+pub unsafe fn open_wal(
+    lower_vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    // SAFETY: as the caller vouches.
+    unsafe {
+        let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
+        let rc = lower_open(lower_vfs, name, file, flags, out_flags);
+        if rc != ffi::SQLITE_OK || (*file).pMethods.is_null() || !KNOWN_VERSIONS.contains(&(*(*file).pMethods).iVersion) {
+            return rc;
+        }
+        let db = ffi::sqlite3_database_file_object(name);
+        let db_methods = if db.is_null() { ptr::null() } else { (*db).pMethods };
+        if db_methods.is_null() || !(*db_methods).xClose.is_some_and(|f| ptr::fn_addr_eq(f, close as unsafe extern "C" fn(_) -> _)) {
+            return rc; // its database is not guarded by this library
+        }
+        let lower = (*file).pMethods;
+        let methods = ffi::sqlite3_io_methods { xClose: Some(wal_close), xWrite: Some(wal_write), ..*lower };
+        let db = &raw mut (*db_methods.cast::<Block>().cast_mut()).guard;
+        let block = Box::into_raw(Box::new(WalBlock { methods, lower_methods: lower, db, frames: FrameTracker::default() }));
+        (*file).pMethods = block.cast();
+        rc
+    }
+}
+
+unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: as `close`, for a block made by `open_wal`.
+    unsafe {
+        let block = Box::from_raw((*file).pMethods.cast::<WalBlock>().cast_mut());
+        (*file).pMethods = block.lower_methods;
+        (*block.lower_methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
+    }
+}
+
+unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
+    // SAFETY: SQLite passes a buffer of `amt` bytes; pMethods is the WalBlock `open_wal` made.
+    unsafe {
+        let block = &mut *(*file).pMethods.cast::<WalBlock>().cast_mut();
+        let Some(f) = (*block.lower_methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        let data = slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize);
+        match block.frames.observe(offset, data) {
+            Probe::Nothing => f(file, buf, amt, offset),
+            probe => match check_wal_write(block, file, offset, data, probe) {
+                Ok(()) => f(file, buf, amt, offset),
+                Err(rc) => rc,
+            },
+        }
+    }
+}
+
+/// A WAL write that puts a page's byte 19: find the page, and check it if it is page 1.
+///
+/// # Safety
+/// `block` is `file`'s WalBlock; `data` is the write at `offset`.
+#[inline(never)]
+unsafe fn check_wal_write(block: &mut WalBlock, file: *mut ffi::sqlite3_file, offset: i64, data: &[u8], mut probe: Probe) -> Result<(), c_int> {
+    // SAFETY: reads of the WAL file through its own lower methods, into local buffers.
+    let read = |at: i64, buf: &mut [u8]| -> Result<(), c_int> {
+        let read = unsafe { (*block.lower_methods).xRead }.ok_or(ffi::SQLITE_IOERR_READ)?;
+        match unsafe { read(file, buf.as_mut_ptr().cast(), buf.len() as c_int, at) } {
+            ffi::SQLITE_OK => Ok(()),
+            rc => Err(rc),
+        }
+    };
+    if probe == Probe::NeedPageSize {
+        let mut header = [0u8; WAL_HEADER_LEN as usize];
+        read(0, &mut header)?;
+        if !block.frames.learn(&header) {
+            // No valid WAL header on disk: SQLite's recovery would ignore every frame.
+            return Ok(());
+        }
+        probe = block.frames.observe(offset, data);
+    }
+    let written = probe.page1_byte(|frame| {
+        let mut page_number = [0u8; 4];
+        read(frame, &mut page_number).map(|()| u32::from_be_bytes(page_number))
+    })?;
+    // SAFETY: the database's guard outlives its WAL file; SQLite serialises a connection's
+    // calls on its database and WAL files.
+    written.map_or(Ok(()), |byte| unsafe { (*block.db).check_wal_page1(byte) })
 }

@@ -1,36 +1,23 @@
-//! The guard of one main database file: its state and the decisions taken on its I/O.
+//! The guard of one main database file: the FFI side of both layers.
 //!
 //! The io methods (`file.rs`) forward everything to the lower file and call in here for:
 //! - `xFileControl(SQLITE_FCNTL_PRAGMA)` for `journal_mode`: layer 1;
-//! - `xWrite` of the header's read version (byte 19): layer 2;
-//! - `xRead` at offset 0, to remember what the header on disk says.
+//! - `xWrite` of the database file, and of its WAL file, when the write puts anything but 2
+//!   at byte 19 of page 1: layer 2, decided by `walguard_core::write_guard`, which asks the
+//!   disk (through [`Guard`]'s [`Disk`] implementation) for the header and the journal;
+//! - `SQLITE_FCNTL_CKPT_START`/`CKPT_DONE` and `COMMIT_PHASETWO`, which are events of that
+//!   state machine.
 //!
-//! ## Why a remembered header is as good as reading it
-//! The write check needs the on-disk header only when a write puts read version 1 on a file
-//! that might say 2. `on_disk` holds what the last full header read or write through this
-//! file saw, or `None` when that is not known. A write of version 1 passes without a syscall
-//! only when `on_disk` says the file is not WAL. That knowledge can only go stale if another
-//! connection switched the file to WAL since, and that switch is a rollback-journal commit,
-//! which increments the change counter; before this connection's pager can write page 1 again
-//! it takes a lock, sees the new change counter and re-reads page 1 through `xRead`, which
-//! refreshes `on_disk`. In every other case (unknown, or WAL) the header is read from disk
-//! again before deciding, so a stale "WAL" can cost a read but never a false refusal.
-//!
-//! ## Legitimate 2 -> 1 writes
-//! - `uncommitted_switch`: this file wrote version 2 over a non-WAL header and has not
-//!   committed since (no `SQLITE_FCNTL_COMMIT_PHASETWO`, which SQLite sends after every
-//!   commit). Its rollback puts version 1 back and is allowed, once.
-//! - A hot journal (a crash in the middle of someone's 1 -> 2 switch) whose page-1 record is
-//!   exactly the page being written: see `walguard_core::journal`.
+//! Nothing here remembers the header: every decision reads it from the database file.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::ptr;
 
 use libsqlite3_sys as ffi;
-use walguard_core::header::HEADER_LEN;
+use walguard_core::header::{HEADER_LEN, written_read_version};
 use walguard_core::journal::{JournalSource, journal_restores_page1};
 use walguard_core::{
-    HeaderFormat, JournalModeRequest, Policy, PragmaVerdict, WriteVerdict, decide_header_write, decide_pragma,
+    Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
     is_journal_mode_pragma, resolve_journal_mode,
 };
 
@@ -39,45 +26,53 @@ use crate::{config, sqlite, vfs};
 
 /// The state walguard keeps for one guarded file.
 pub struct Guard {
-    /// The guarded file itself, as the lower VFS opened it, and the lower io methods.
-    pub lower: *mut ffi::sqlite3_file,
-    pub lower_methods: *const ffi::sqlite3_io_methods,
-    /// The VFS that opened the lower file, to open the rollback journal when a header write
-    /// needs it.
-    lower_vfs: *mut ffi::sqlite3_vfs,
-    /// The database's full path; SQLite keeps it valid until the file is closed.
-    path: *const c_char,
-    pub policy: Policy,
-    /// What the on-disk header says, when known (see the module comment).
-    pub on_disk: Option<HeaderFormat>,
-    /// This file switched the header to WAL in a transaction that has not committed yet.
-    pub uncommitted_switch: bool,
-    /// The pragma layer let a downgrade through (warn, off) and logged it: the header write
-    /// that follows is the same event and is not logged again. Cleared by that write or the
-    /// next commit (not by an unlock: leaving WAL unlocks to SHARED before writing the header).
-    pub downgrade_reported: bool,
+    /// The file as the lower VFS opened it.
+    pub lower: LowerDb,
+    /// The header guard's state machine.
+    state: FileGuard,
 }
 
-/// What a full header read or written at `offset` tells about the disk.
-pub fn header_seen(offset: i64, bytes: &[u8]) -> Option<HeaderFormat> {
-    (offset == 0 && bytes.len() >= HEADER_LEN).then(|| HeaderFormat::parse(bytes))
+/// A guarded database file as the lower VFS opened it: what the state machine asks of the
+/// disk is answered through it.
+pub struct LowerDb {
+    /// The guarded file itself and the lower io methods.
+    pub file: *mut ffi::sqlite3_file,
+    pub methods: *const ffi::sqlite3_io_methods,
+    /// The VFS that opened the file, to open the rollback journal when a header write needs it.
+    vfs: *mut ffi::sqlite3_vfs,
+    /// The database's full path; SQLite keeps it valid until the file is closed.
+    path: *const c_char,
 }
 
 impl Guard {
-    pub fn new(
-        lower: *mut ffi::sqlite3_file,
-        lower_methods: *const ffi::sqlite3_io_methods,
-        lower_vfs: *mut ffi::sqlite3_vfs,
+    /// # Safety
+    /// `file` is open with `methods`, by `vfs`; `path` is its name as SQLite passed it to
+    /// `xOpen` (valid until the file is closed).
+    pub unsafe fn new(
+        file: *mut ffi::sqlite3_file,
+        methods: *const ffi::sqlite3_io_methods,
+        vfs: *mut ffi::sqlite3_vfs,
         path: *const c_char,
         policy: Policy,
     ) -> Guard {
-        Guard { lower, lower_methods, lower_vfs, path, policy, on_disk: None, uncommitted_switch: false, downgrade_reported: false }
+        Guard { lower: LowerDb { file, methods, vfs, path }, state: FileGuard::new(policy) }
     }
 
-    /// The transaction committed (`SQLITE_FCNTL_COMMIT_PHASETWO`): nothing is uncommitted.
+    pub fn policy(&self) -> Policy {
+        self.state.policy()
+    }
+
+    /// The file-controls that are events of the state machine.
     pub fn committed(&mut self) {
-        self.uncommitted_switch = false;
-        self.downgrade_reported = false;
+        self.state.committed();
+    }
+
+    pub fn checkpoint_started(&mut self) {
+        self.state.checkpoint_started();
+    }
+
+    pub fn checkpoint_done(&mut self) {
+        self.state.checkpoint_done();
     }
 
     /// Forward a file-control to the lower file.
@@ -86,126 +81,94 @@ impl Guard {
         // SAFETY: `lower` is open with `lower_methods`; `arg` is what `op` expects, as SQLite
         // passed it to us.
         unsafe {
-            match (*self.lower_methods).xFileControl {
-                Some(f) => f(self.lower, op, arg),
+            match (*self.lower.methods).xFileControl {
+                Some(f) => f(self.lower.file, op, arg),
                 None => ffi::SQLITE_NOTFOUND,
             }
         }
     }
 
     fn path_lossy(&self) -> String {
-        // SAFETY: `path` is the xOpen filename, valid until xClose.
-        String::from_utf8_lossy(unsafe { sqlite::bytes(self.path) }.unwrap_or_default()).into_owned()
+        self.lower.path_lossy()
     }
 
-    /// Read the header on disk now, through the lower file.
-    pub fn read_disk_header(&mut self) -> Result<HeaderFormat, c_int> {
-        let mut header = [0u8; HEADER_LEN];
-        // SAFETY: `lower` is open; the buffer holds HEADER_LEN bytes.
-        let rc = unsafe {
-            let read = (*self.lower_methods).xRead.ok_or(ffi::SQLITE_IOERR_READ)?;
-            read(self.lower, header.as_mut_ptr().cast(), HEADER_LEN as c_int, 0)
-        };
-        let format = match rc {
-            ffi::SQLITE_OK => HeaderFormat::parse(&header),
-            ffi::SQLITE_IOERR_SHORT_READ => HeaderFormat::Absent,
-            error => return Err(error),
-        };
-        self.on_disk = Some(format);
-        Ok(format)
-    }
-
-    /// Can a write leaving a header that says `written` change the journal format on disk?
-    /// Decided from what is remembered, without a syscall; see the module comment for why
-    /// a remembered non-WAL header is as good as reading it.
+    /// Layer 2 for a write of `data` at `offset` of the database file. `Err` carries the code
+    /// the write fails with.
     #[inline(always)]
-    pub fn header_write_needs_check(&self, written: HeaderFormat) -> bool {
-        match written {
-            // Only a WAL header on disk can be downgraded.
-            HeaderFormat::Rollback => !matches!(self.on_disk, Some(HeaderFormat::Rollback | HeaderFormat::Absent | HeaderFormat::Other)),
-            // Switching to WAL: remember that it is uncommitted.
-            HeaderFormat::Wal => self.on_disk != Some(HeaderFormat::Wal),
-            HeaderFormat::Absent | HeaderFormat::Other => false,
+    pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
+        let written = written_read_version(offset, data);
+        if !FileGuard::needs_decision(written) {
+            return Ok(());
         }
+        // Only a whole page 1 can be a journal playback.
+        let page = (offset == 0 && data.len() >= HEADER_LEN).then_some(data);
+        self.decide(Target::Database, written.unwrap_or_default(), page)
     }
 
-    /// Layer 2: may `data`, about to be written at `offset` and leaving a header that says
-    /// `written`, go to disk? `Err` carries the code the write fails with.
+    /// Layer 2 for a WAL frame that puts `written` (not 2) at byte 19 of page 1.
+    pub fn check_wal_page1(&mut self, written: u8) -> Result<(), c_int> {
+        self.decide(Target::WalFrame, written, None)
+    }
+
     #[cold]
     #[inline(never)]
-    pub fn check_header_write(&mut self, offset: i64, data: &[u8], written: HeaderFormat) -> Result<(), c_int> {
-        match written {
-            HeaderFormat::Rollback => {
-                let on_disk = self.read_disk_header()?;
-                if on_disk != HeaderFormat::Wal {
-                    return Ok(());
-                }
-                // Rolling back our own switch puts version 1 back once; then it is over.
-                let restoring = std::mem::take(&mut self.uncommitted_switch) || (offset == 0 && self.hot_journal_restores(data));
-                let already_reported = std::mem::take(&mut self.downgrade_reported);
-                match decide_header_write(self.policy, on_disk, written, restoring) {
-                    WriteVerdict::Allow => {
-                        if self.policy == Policy::Off && !restoring && !already_reported {
-                            stats::count(Event::Deliberate);
-                            self.report_header_downgrade(ffi::SQLITE_NOTICE, "deliberately allowed");
-                        }
-                        Ok(())
-                    }
-                    WriteVerdict::Warn => {
-                        if !already_reported {
-                            stats::count(Event::Warned);
-                            self.report_header_downgrade(ffi::SQLITE_WARNING, "allowed");
-                        }
-                        Ok(())
-                    }
-                    WriteVerdict::Refuse => {
-                        stats::count(Event::RefusedHeaderWrite);
-                        self.report_header_downgrade(ffi::SQLITE_IOERR_WRITE, "refused");
-                        Err(ffi::SQLITE_IOERR_WRITE)
-                    }
-                }
-            }
-            HeaderFormat::Wal => {
-                let before = match self.on_disk {
-                    Some(known) => known,
-                    None => self.read_disk_header()?,
-                };
-                if before != HeaderFormat::Wal {
-                    self.uncommitted_switch = true;
+    fn decide(&mut self, target: Target, written: u8, page: Option<&[u8]>) -> Result<(), c_int> {
+        match self.state.decide(target, written, page, &mut self.lower)? {
+            Verdict::Pass | Verdict::Restore => Ok(()),
+            Verdict::Warned { report } => {
+                if report {
+                    stats::count(Event::Warned);
+                    self.report_header_downgrade(ffi::SQLITE_WARNING, "allowed");
                 }
                 Ok(())
             }
-            HeaderFormat::Absent | HeaderFormat::Other => Ok(()),
+            Verdict::Deliberate { report } => {
+                if report {
+                    stats::count(Event::Deliberate);
+                    self.report_header_downgrade(ffi::SQLITE_NOTICE, "deliberately allowed");
+                }
+                Ok(())
+            }
+            Verdict::Refuse(refusal) => {
+                self.report_refusal(refusal);
+                Err(ffi::SQLITE_IOERR_WRITE)
+            }
         }
     }
 
     fn report_header_downgrade(&self, code: c_int, outcome: &str) {
         sqlite::log(
             code,
-            &format!("walguard: {outcome} a header write leaving WAL, policy {}: '{}'", self.policy.name(), self.path_lossy()),
+            &format!("walguard: {outcome} a header write leaving WAL, policy {}: '{}'", self.policy().name(), self.path_lossy()),
         );
     }
 
-    /// Is there a hot rollback journal whose page-1 record is exactly `page`?
-    fn hot_journal_restores(&self, page: &[u8]) -> bool {
-        // SAFETY: `path` is the xOpen filename, valid until xClose.
-        let Some(path) = (unsafe { sqlite::bytes(self.path) }) else { return false };
-        let Ok(journal_path) = CString::new([path, b"-journal"].concat()) else { return false };
-        // SAFETY: `lower_vfs` is the registered lower VFS; the path outlives the open file.
-        match unsafe { LowerFile::open_existing(self.lower_vfs, &journal_path) } {
-            Some(mut journal) => journal_restores_page1(&mut journal, page),
-            None => false,
-        }
+    fn report_refusal(&self, refusal: Refusal) {
+        let (event, what) = match refusal {
+            Refusal::Downgrade => (Event::RefusedHeaderWrite, "a header write leaving WAL"),
+            Refusal::WalFrame => (Event::RefusedWalFrame, "a WAL frame whose page 1 leaves WAL"),
+            Refusal::PoisonedCheckpoint => (
+                Event::RefusedCheckpoint,
+                "a checkpoint: the WAL holds a page 1 that leaves WAL, written without walguard \
+                 (the WAL keeps growing until that page is rewritten; run VACUUM through walguard)",
+            ),
+        };
+        stats::count(event);
+        sqlite::log(ffi::SQLITE_IOERR_WRITE, &format!("walguard: refused {what}, policy {}: '{}'", self.policy().name(), self.path_lossy()));
     }
 
     /// `SQLITE_FCNTL_PRAGMA`: `PRAGMA walguard`, and layer 1 for `journal_mode`. `Some(rc)`
     /// answers the file-control; `None` lets it through to the lower file.
     ///
     /// # Safety
-    /// `az` is the `char*[3]` of `SQLITE_FCNTL_PRAGMA`.
+    /// `az` is null (an application calling `sqlite3_file_control` itself; the lower VFS
+    /// gets it) or the `char*[3]` of `SQLITE_FCNTL_PRAGMA`.
     #[cold]
     #[inline(never)]
     pub unsafe fn pragma(&mut self, az: *mut *mut c_char) -> Option<c_int> {
+        if az.is_null() {
+            return None;
+        }
         // SAFETY: az[1] is the pragma name and az[2] its value or null, as SQLite documents.
         let (name, value) = unsafe { (sqlite::bytes(*az.add(1))?, sqlite::bytes(*az.add(2))) };
         let (rc, answer) = if name.eq_ignore_ascii_case(b"walguard") {
@@ -227,7 +190,7 @@ impl Guard {
     /// chosen when the file is opened.
     fn walguard_pragma(&self, value: Option<&[u8]>) -> (c_int, String) {
         match value {
-            None => (ffi::SQLITE_OK, self.policy.name().to_owned()),
+            None => (ffi::SQLITE_OK, self.walguard_pragma_answer()),
             Some(_) => (
                 ffi::SQLITE_ERROR,
                 format!(
@@ -239,6 +202,16 @@ impl Guard {
         }
     }
 
+    /// The policy, and a warning when the last checkpoint found the WAL poisoned.
+    fn walguard_pragma_answer(&self) -> String {
+        let policy = self.policy().name();
+        if self.state.wal_poisoned() {
+            format!("{policy}; WAL poisoned: it holds a page 1 that leaves WAL, written without walguard, so checkpoints are refused; run VACUUM")
+        } else {
+            policy.to_owned()
+        }
+    }
+
     /// Layer 1: `PRAGMA journal_mode`, decided under this file's policy.
     fn journal_mode_pragma(&mut self, value: Option<&[u8]>) -> Option<(c_int, String)> {
         let request = resolve_journal_mode(value);
@@ -246,20 +219,20 @@ impl Guard {
         if !mode.is_rollback() {
             return None;
         }
-        let on_disk = self.read_disk_header().ok()?;
+        let on_disk = self.lower.database_header().ok()?;
         let mode = mode.name().to_ascii_uppercase();
         let path = self.path_lossy();
-        match decide_pragma(self.policy, request, on_disk) {
+        match decide_pragma(self.policy(), request, on_disk) {
             PragmaVerdict::Allow => {
-                if self.policy == Policy::Off && on_disk == HeaderFormat::Wal {
-                    self.downgrade_reported = true;
+                if self.policy() == Policy::Off && on_disk == HeaderFormat::Wal {
+                    self.state.downgrade_reported_by_pragma();
                     stats::count(Event::Deliberate);
                     sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"));
                 }
                 None
             }
             PragmaVerdict::Warn => {
-                self.downgrade_reported = true;
+                self.state.downgrade_reported_by_pragma();
                 stats::count(Event::Warned);
                 sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: allowed journal_mode={mode} on a WAL database, policy warn: '{path}'"));
                 None
@@ -280,7 +253,7 @@ impl Guard {
                      close every other connection and open it as 'file:{path}?walguard=off'"
                 );
                 stats::count(Event::RefusedPragma);
-                sqlite::log(ffi::SQLITE_ERROR, &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy.name()));
+                sqlite::log(ffi::SQLITE_ERROR, &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()));
                 Some((ffi::SQLITE_ERROR, message))
             }
         }
@@ -304,11 +277,49 @@ impl Guard {
                 ffi::sqlite3_free(below.cast());
                 name
             } else {
-                CStr::from_ptr((*self.lower_vfs).zName).to_string_lossy().into_owned()
+                CStr::from_ptr((*self.lower.vfs).zName).to_string_lossy().into_owned()
             };
             *out = sqlite::sqlite_string(&format!("{}/{lower_name}", vfs::NAME.to_string_lossy()));
         }
         ffi::SQLITE_OK
+    }
+}
+
+impl LowerDb {
+    fn path_lossy(&self) -> String {
+        // SAFETY: `path` is the xOpen filename, valid until xClose.
+        String::from_utf8_lossy(unsafe { sqlite::bytes(self.path) }.unwrap_or_default()).into_owned()
+    }
+}
+
+impl Disk for LowerDb {
+    type Error = c_int;
+
+    /// Read the header on disk now, through the lower file.
+    fn database_header(&mut self) -> Result<HeaderFormat, c_int> {
+        let mut header = [0u8; HEADER_LEN];
+        // SAFETY: `file` is open with `methods`; the buffer holds HEADER_LEN bytes.
+        let rc = unsafe {
+            let read = (*self.methods).xRead.ok_or(ffi::SQLITE_IOERR_READ)?;
+            read(self.file, header.as_mut_ptr().cast(), HEADER_LEN as c_int, 0)
+        };
+        match rc {
+            ffi::SQLITE_OK => Ok(HeaderFormat::parse(&header)),
+            ffi::SQLITE_IOERR_SHORT_READ => Ok(HeaderFormat::Absent),
+            error => Err(error),
+        }
+    }
+
+    /// Is there a rollback journal whose playback would write exactly `page` as page 1?
+    fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
+        // SAFETY: `path` is the xOpen filename, valid until xClose.
+        let Some(path) = (unsafe { sqlite::bytes(self.path) }) else { return false };
+        let Ok(journal_path) = CString::new([path, b"-journal"].concat()) else { return false };
+        // SAFETY: `vfs` is the registered lower VFS; the path outlives the open file.
+        match unsafe { LowerFile::open_existing(self.vfs, &journal_path) } {
+            Some(mut journal) => journal_restores_page1(&mut journal, page),
+            None => false,
+        }
     }
 }
 

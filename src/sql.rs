@@ -78,6 +78,8 @@ pub fn status_json() -> String {
         policy: config::default_policy().name(),
         refused_pragmas: stats::get(Event::RefusedPragma),
         refused_header_writes: stats::get(Event::RefusedHeaderWrite),
+        refused_wal_frames: stats::get(Event::RefusedWalFrame),
+        refused_checkpoints: stats::get(Event::RefusedCheckpoint),
         kept: stats::get(Event::Kept),
         warned: stats::get(Event::Warned),
         deliberate: stats::get(Event::Deliberate),

@@ -10,8 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum Event {
     /// `journal_mode` pragma refused (enforce, strict).
     RefusedPragma,
-    /// Header write refused (enforce, keep, strict).
+    /// Header write to the database file refused (enforce, keep, strict), outside checkpoints.
     RefusedHeaderWrite,
+    /// WAL frame whose page 1 leaves WAL refused.
+    RefusedWalFrame,
+    /// Checkpoint refused because the WAL holds a page 1 that leaves WAL.
+    RefusedCheckpoint,
     /// `journal_mode` pragma answered with `wal` (keep).
     Kept,
     /// Downgrade let through and logged (warn), at either layer.
@@ -20,7 +24,9 @@ pub enum Event {
     Deliberate,
 }
 
-static COUNTERS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+const EVENTS: usize = Event::Deliberate as usize + 1;
+
+static COUNTERS: [AtomicU64; EVENTS] = [const { AtomicU64::new(0) }; EVENTS];
 
 pub fn count(event: Event) {
     COUNTERS[event as usize].fetch_add(1, Ordering::Relaxed);

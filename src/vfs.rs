@@ -3,8 +3,9 @@
 //! Following SQLite's `ext/misc/cksumvfs.c`, the lower VFS (the default one when walguard
 //! is loaded) lives in `pAppData` and every method is forwarded to it. Every file is opened
 //! by the lower `xOpen` on SQLite's own `sqlite3_file` (so `szOsFile` is the lower one);
-//! main database files are then guarded (`file::open`), and every other file (journals,
-//! WALs, temp files) belongs to the lower VFS alone.
+//! main database files are then guarded (`file::open`), WAL files of guarded databases get
+//! their page-1 frames checked (`file::open_wal`), and every other file (journals, temp
+//! files) belongs to the lower VFS alone.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
@@ -108,12 +109,16 @@ unsafe extern "C" fn open(
     // SAFETY: SQLite passes our VFS, a buffer of szOsFile bytes and its own arguments.
     unsafe {
         let base = lower(vfs);
-        if flags & ffi::SQLITE_OPEN_MAIN_DB == 0 || name.is_null() {
-            // Not a database file anyone else could share: the lower VFS owns it outright.
-            let Some(base_open) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
-            return base_open(base, name, out, flags, out_flags);
+        if name.is_null() {
+            // A temporary file: nothing anyone else could share.
+        } else if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
+            return file::open(base, name, out, flags, out_flags);
+        } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
+            return file::open_wal(base, name, out, flags, out_flags);
         }
-        file::open(base, name, out, flags, out_flags)
+        // Journals and temporary files belong to the lower VFS outright.
+        let Some(base_open) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
+        base_open(base, name, out, flags, out_flags)
     }
 }
 

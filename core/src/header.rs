@@ -15,16 +15,21 @@ pub const HEADER_LEN: usize = 100;
 /// Offset of the read version, the byte that selects WAL (2) or a rollback journal (1).
 pub const READ_VERSION_OFFSET: usize = 19;
 
+/// The read version of a WAL database. Any other value SQLite opens at all (0 and 1) means a
+/// rollback journal.
+pub const WAL_READ_VERSION: u8 = 2;
+
 /// What a database header says about the journal, as far as walguard cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeaderFormat {
     /// No database header: an empty or short file, or one that is not an SQLite database.
     Absent,
-    /// Read version 1: rollback journal (DELETE, TRUNCATE, PERSIST, MEMORY or OFF).
+    /// Read version 1, or 0 (which SQLite opens the same way): rollback journal (DELETE,
+    /// TRUNCATE, PERSIST, MEMORY or OFF).
     Rollback,
     /// Read version 2: write-ahead log.
     Wal,
-    /// A header with a read version SQLite itself refuses to open (0 or above 2).
+    /// A header with a read version SQLite itself refuses to open (above 2).
     Other,
 }
 
@@ -42,8 +47,8 @@ impl HeaderFormat {
     /// Classify a read-version byte, assuming the header around it is valid.
     pub fn from_read_version(byte: u8) -> HeaderFormat {
         match byte {
-            1 => HeaderFormat::Rollback,
-            2 => HeaderFormat::Wal,
+            0 | 1 => HeaderFormat::Rollback,
+            WAL_READ_VERSION => HeaderFormat::Wal,
             _ => HeaderFormat::Other,
         }
     }
@@ -76,7 +81,8 @@ mod tests {
         assert_eq!(HeaderFormat::parse(&header(1)), HeaderFormat::Rollback);
         assert_eq!(HeaderFormat::parse(&header(2)), HeaderFormat::Wal);
         assert_eq!(HeaderFormat::parse(&header(3)), HeaderFormat::Other);
-        assert_eq!(HeaderFormat::parse(&header(0)), HeaderFormat::Other);
+        // `lockBtree` only refuses a read version above 2: 0 opens as a rollback database.
+        assert_eq!(HeaderFormat::parse(&header(0)), HeaderFormat::Rollback);
     }
 
     #[test]

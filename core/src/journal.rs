@@ -100,18 +100,15 @@ pub fn journal_restores_page1(journal: &mut impl JournalSource, page: &[u8]) -> 
                 return false;
             }
             offset += record_len;
+            // `pager_playback_one_page` ends the playback at a record with page number 0, the
+            // pending-byte page, or a checksum that does not match, whatever its page.
             let pgno = u64::from(be32(&record, 0));
-            if pgno == 0 || pgno == pending_byte_page {
+            let data = &record[4..record.len() - 4];
+            if pgno == 0 || pgno == pending_byte_page || page_checksum(cksum_init, data) != be32(&record, record.len() - 4) {
                 return false;
             }
-            if pgno == 1 {
-                let data = &record[4..record.len() - 4];
-                if page_checksum(cksum_init, data) != be32(&record, record.len() - 4) {
-                    return false;
-                }
-                if data == page {
-                    return true;
-                }
+            if pgno == 1 && data == page {
+                return true;
             }
         }
         // The next header starts on the next sector boundary (`journalHdrOffset`).
@@ -217,6 +214,17 @@ pub(crate) mod tests {
         let mut other_page = original.clone();
         other_page[30] ^= 1;
         assert!(!restores(&good, &other_page));
+    }
+
+    #[test]
+    fn playback_stops_at_any_damaged_record() {
+        let original = page(0x11, 1, 1024);
+        let mut j = journal(&[&[(3, vec![1; 1024]), (1, original.clone())]], 512, 1024, 77);
+        assert!(restores(&j, &original));
+        // Damage the checksum of page 3's record: SQLite would never reach page 1.
+        let record3_checksum = 512 + 4 + 1024;
+        j[record3_checksum] ^= 1;
+        assert!(!restores(&j, &original));
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! Policies and the refuse/allow decisions taken under them.
+//! Policies, and the decision of layer 1 (the `journal_mode` pragma) under them.
 //!
 //! A downgrade is a change of a file whose on-disk header says WAL to a rollback journal
-//! mode. It is seen at two layers: the `journal_mode` pragma sent to the file, and the write
-//! of a header whose read version goes from 2 to 1. Both layers decide here.
+//! mode. It is seen at two layers: the `journal_mode` pragma sent to the file (decided here)
+//! and the write of a header that leaves WAL (decided by [`crate::write_guard`]).
 
 use crate::header::HeaderFormat;
 use crate::pragma::JournalModeRequest;
@@ -79,32 +79,6 @@ pub fn decide_pragma(policy: Policy, request: JournalModeRequest, on_disk: Heade
     }
 }
 
-/// What to do with a write that changes the header's read version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteVerdict {
-    Allow,
-    Refuse,
-    Warn,
-}
-
-/// Decide a write that puts read version `written` on a file whose header says `on_disk`.
-///
-/// `restoring` is true when the write puts back a header that was never committed over:
-/// the rollback of this connection's own 1 -> 2 switch, or the playback of a hot journal
-/// that holds the page being written. Refusing those would leave a database that nobody
-/// can open, so they are always allowed.
-pub fn decide_header_write(policy: Policy, on_disk: HeaderFormat, written: HeaderFormat, restoring: bool) -> WriteVerdict {
-    let downgrade = on_disk == HeaderFormat::Wal && written == HeaderFormat::Rollback;
-    if !downgrade || restoring {
-        return WriteVerdict::Allow;
-    }
-    match policy {
-        Policy::Off => WriteVerdict::Allow,
-        Policy::Warn => WriteVerdict::Warn,
-        Policy::Enforce | Policy::Keep | Policy::Strict => WriteVerdict::Refuse,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,24 +139,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn header_writes() {
-        use HeaderFormat::*;
-        assert_eq!(decide_header_write(Policy::Enforce, Wal, Rollback, false), WriteVerdict::Refuse);
-        assert_eq!(decide_header_write(Policy::Keep, Wal, Rollback, false), WriteVerdict::Refuse);
-        assert_eq!(decide_header_write(Policy::Strict, Wal, Rollback, false), WriteVerdict::Refuse);
-        assert_eq!(decide_header_write(Policy::Warn, Wal, Rollback, false), WriteVerdict::Warn);
-        assert_eq!(decide_header_write(Policy::Off, Wal, Rollback, false), WriteVerdict::Allow);
-        // Restoring an uncommitted header is never refused.
-        assert_eq!(decide_header_write(Policy::Strict, Wal, Rollback, true), WriteVerdict::Allow);
-        // A new rollback file, a rollback commit, an upgrade: nothing to decide.
-        assert_eq!(decide_header_write(Policy::Strict, Absent, Rollback, false), WriteVerdict::Allow);
-        assert_eq!(decide_header_write(Policy::Strict, Rollback, Rollback, false), WriteVerdict::Allow);
-        assert_eq!(decide_header_write(Policy::Strict, Rollback, Wal, false), WriteVerdict::Allow);
-        // A write that destroys the header is not a journal-mode change.
-        assert_eq!(decide_header_write(Policy::Enforce, Wal, Absent, false), WriteVerdict::Allow);
-    }
-
     fn any_policy() -> impl Strategy<Value = Policy> {
         proptest::sample::select(Policy::ALL.to_vec())
     }
@@ -191,18 +147,6 @@ mod tests {
     }
 
     proptest! {
-        /// Only a WAL -> rollback transition that is not a restore can ever be stopped.
-        #[test]
-        fn writes_are_refused_only_for_real_downgrades(policy in any_policy(), on_disk in any_format(), written in any_format(), restoring in any::<bool>()) {
-            let verdict = decide_header_write(policy, on_disk, written, restoring);
-            let downgrade = on_disk == HeaderFormat::Wal && written == HeaderFormat::Rollback && !restoring;
-            if !downgrade || policy == Policy::Off {
-                prop_assert_eq!(verdict, WriteVerdict::Allow);
-            } else {
-                prop_assert_ne!(verdict, WriteVerdict::Allow);
-            }
-        }
-
         /// Outside `strict`, a pragma is only ever stopped on a file whose header says WAL.
         #[test]
         fn pragma_interference_needs_a_wal_header(policy in any_policy(), on_disk in any_format(), mode in 0usize..6) {

@@ -8,6 +8,8 @@ pub struct Status<'a> {
     pub policy: &'a str,
     pub refused_pragmas: u64,
     pub refused_header_writes: u64,
+    pub refused_wal_frames: u64,
+    pub refused_checkpoints: u64,
     pub kept: u64,
     pub warned: u64,
     pub deliberate: u64,
@@ -16,12 +18,17 @@ pub struct Status<'a> {
 impl Status<'_> {
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"version":{},"base_vfs":{},"policy":{},"refused_pragmas":{},"refused_header_writes":{},"kept":{},"warned":{},"deliberate":{}}}"#,
+            concat!(
+                r#"{{"version":{},"base_vfs":{},"policy":{},"refused_pragmas":{},"refused_header_writes":{},"#,
+                r#""refused_wal_frames":{},"refused_checkpoints":{},"kept":{},"warned":{},"deliberate":{}}}"#
+            ),
             json_string(self.version),
             json_string(self.base_vfs),
             json_string(self.policy),
             self.refused_pragmas,
             self.refused_header_writes,
+            self.refused_wal_frames,
+            self.refused_checkpoints,
             self.kept,
             self.warned,
             self.deliberate,
@@ -56,13 +63,15 @@ mod tests {
             policy: "enforce",
             refused_pragmas: 1,
             refused_header_writes: 2,
+            refused_wal_frames: 6,
+            refused_checkpoints: 7,
             kept: 3,
             warned: 4,
             deliberate: 5,
         };
         assert_eq!(
             status.to_json(),
-            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"kept":3,"warned":4,"deliberate":5}"#
+            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5}"#
         );
     }
 

@@ -1,0 +1,303 @@
+//! Layer 2: the header guard of one database file, as a state machine with no FFI.
+//!
+//! ## The rule
+//! A write that leaves the header's read version (byte 19) at anything but 2, over a database
+//! file whose read version *on disk now* is 2, is refused, unless it is provably a restore: a
+//! rollback journal of this database, on disk now, holds a page-1 record that SQLite would
+//! play back (checksums valid) and that is byte-identical to the page being written. Writes of
+//! a WAL page-1 frame are held to the same rule, without the restore exception: no
+//! transaction that leaves WAL writes through a WAL.
+//!
+//! ## Why nothing remembered can grant a write
+//! [`FileGuard::decide`] asks the [`Disk`] for the database header every time a write puts
+//! anything but 2 at byte 19, and for the journal every time that header says 2. Its state
+//! ([`FileGuard`]'s fields) only decides what is *logged*: whether a downgrade the pragma
+//! layer already reported is reported again, and whether the WAL is known to be poisoned.
+//! Earlier versions remembered the header across calls and remembered an "uncommitted switch"
+//! flag; both could be stale (page 1 served from the WAL, a checkpoint's page-1 write read
+//! as a switch, an adoption in the middle of a transaction) and granted real downgrades.
+//! `tests/model.rs` replays random interleavings against this guard and against that older
+//! design: the older one is caught, this one is not.
+//!
+//! ## The fast path
+//! A write that leaves 2 at byte 19, or does not cover byte 19, needs no check at all: it
+//! cannot take the file out of WAL, whatever the disk says. That is every write of a page
+//! other than page 1, every WAL-mode commit and checkpoint, and every switch to WAL. Only a
+//! write that puts another byte at 19 (every rollback-mode commit) costs one header read.
+
+use crate::header::{HeaderFormat, WAL_READ_VERSION};
+use crate::policy::Policy;
+
+/// The file a guarded write goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The database file itself: a rollback-mode commit, a checkpoint, a journal playback.
+    Database,
+    /// A page-1 frame of the database's WAL file.
+    WalFrame,
+}
+
+/// What the guard asks of the disk. Called only for writes that could downgrade.
+pub trait Disk {
+    type Error;
+    /// The database file's header as it is on disk now (not as any cache remembers it).
+    fn database_header(&mut self) -> Result<HeaderFormat, Self::Error>;
+    /// Does a rollback journal of this database, on disk now, hold a page-1 record that a
+    /// playback would write, byte-identical to `page`?
+    fn journal_restores_page1(&mut self, page: &[u8]) -> bool;
+}
+
+/// Why a write was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A page 1 that leaves WAL, written to the database file outside a checkpoint.
+    Downgrade,
+    /// A checkpoint copying a WAL page 1 that leaves WAL: the WAL is poisoned (written by a
+    /// process without walguard, or by a raw page writer such as `sqlite_dbpage`).
+    PoisonedCheckpoint,
+    /// A page-1 frame that leaves WAL, written to the WAL file.
+    WalFrame,
+}
+
+/// What happens to a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It cannot leave WAL: it goes through, nothing to say.
+    Pass,
+    /// It leaves WAL but puts back a journal's page 1 (a rollback or a hot-journal playback of
+    /// a switch to WAL): it goes through.
+    Restore,
+    /// It fails.
+    Refuse(Refusal),
+    /// It leaves WAL and goes through under policy `warn`; `report` says whether to log and
+    /// count it (false when the pragma layer already did for this transaction).
+    Warned { report: bool },
+    /// It leaves WAL and goes through under policy `off`; `report` as for `Warned`.
+    Deliberate { report: bool },
+}
+
+/// The per-file state of the header guard.
+#[derive(Clone, Debug)]
+pub struct FileGuard {
+    policy: Policy,
+    /// Between `SQLITE_FCNTL_CKPT_START` and `SQLITE_FCNTL_CKPT_DONE`: database writes are
+    /// copies of WAL frames.
+    checkpointing: bool,
+    /// This checkpoint refused a write.
+    checkpoint_refused: bool,
+    /// The last checkpoint that ended was refused a page 1 (reported by `PRAGMA walguard`).
+    wal_poisoned: bool,
+    /// The pragma layer let a downgrade through (warn, off) and reported it; the header write
+    /// that follows is the same event. Affects logging only.
+    downgrade_reported: bool,
+}
+
+impl FileGuard {
+    pub fn new(policy: Policy) -> FileGuard {
+        FileGuard { policy, checkpointing: false, checkpoint_refused: false, wal_poisoned: false, downgrade_reported: false }
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Does the last completed checkpoint say the WAL holds a page 1 that leaves WAL?
+    pub fn wal_poisoned(&self) -> bool {
+        self.wal_poisoned
+    }
+
+    /// Does a write that puts `written` at byte 19 need [`decide`](Self::decide)? `None` when
+    /// the write does not cover byte 19. This is the whole fast path.
+    #[inline(always)]
+    pub fn needs_decision(written: Option<u8>) -> bool {
+        written.is_some_and(|byte| byte != WAL_READ_VERSION)
+    }
+
+    /// Decide a write that puts `written` (not 2) at byte 19 of `target`. `page` is the whole
+    /// page 1 being written to the database file, when the write is one (the only shape a
+    /// journal playback writes), for the restore check.
+    pub fn decide<D: Disk>(&mut self, target: Target, written: u8, page: Option<&[u8]>, disk: &mut D) -> Result<Verdict, D::Error> {
+        if written == WAL_READ_VERSION || disk.database_header()? != HeaderFormat::Wal {
+            return Ok(Verdict::Pass);
+        }
+        if target == Target::Database && page.is_some_and(|p| disk.journal_restores_page1(p)) {
+            return Ok(Verdict::Restore);
+        }
+        let report = !std::mem::take(&mut self.downgrade_reported);
+        Ok(match self.policy {
+            Policy::Off => Verdict::Deliberate { report },
+            Policy::Warn => Verdict::Warned { report },
+            Policy::Enforce | Policy::Keep | Policy::Strict => {
+                let refusal = match target {
+                    Target::WalFrame => Refusal::WalFrame,
+                    Target::Database if self.checkpointing => Refusal::PoisonedCheckpoint,
+                    Target::Database => Refusal::Downgrade,
+                };
+                self.checkpoint_refused |= refusal == Refusal::PoisonedCheckpoint;
+                Verdict::Refuse(refusal)
+            }
+        })
+    }
+
+    /// The pragma layer let a downgrade through and reported it (policies warn and off).
+    pub fn downgrade_reported_by_pragma(&mut self) {
+        self.downgrade_reported = true;
+    }
+
+    /// A transaction committed (`SQLITE_FCNTL_COMMIT_PHASETWO`).
+    pub fn committed(&mut self) {
+        self.downgrade_reported = false;
+    }
+
+    /// `SQLITE_FCNTL_CKPT_START`.
+    pub fn checkpoint_started(&mut self) {
+        self.checkpointing = true;
+        self.checkpoint_refused = false;
+    }
+
+    /// `SQLITE_FCNTL_CKPT_DONE` (sent whether the checkpoint succeeded or not).
+    pub fn checkpoint_done(&mut self) {
+        self.checkpointing = false;
+        self.wal_poisoned = std::mem::take(&mut self.checkpoint_refused);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A disk whose answers are fixed, counting how often it is asked.
+    struct FixedDisk {
+        header: HeaderFormat,
+        restores: bool,
+        header_reads: usize,
+        journal_reads: usize,
+    }
+
+    impl FixedDisk {
+        fn new(header: HeaderFormat, restores: bool) -> FixedDisk {
+            FixedDisk { header, restores, header_reads: 0, journal_reads: 0 }
+        }
+    }
+
+    impl Disk for FixedDisk {
+        type Error = ();
+        fn database_header(&mut self) -> Result<HeaderFormat, ()> {
+            self.header_reads += 1;
+            Ok(self.header)
+        }
+        fn journal_restores_page1(&mut self, _page: &[u8]) -> bool {
+            self.journal_reads += 1;
+            self.restores
+        }
+    }
+
+    const PAGE: &[u8] = &[0; 512];
+
+    #[test]
+    fn only_writes_leaving_two_at_byte_19_are_decided() {
+        assert!(!FileGuard::needs_decision(None));
+        assert!(!FileGuard::needs_decision(Some(2)));
+        for byte in [0, 1, 3, 255] {
+            assert!(FileGuard::needs_decision(Some(byte)));
+        }
+    }
+
+    #[test]
+    fn the_disk_is_asked_every_time() {
+        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
+        for _ in 0..3 {
+            assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Pass));
+        }
+        assert_eq!(disk.header_reads, 3, "no answer is remembered");
+        disk.header = HeaderFormat::Wal;
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        assert_eq!(disk.journal_reads, 1);
+    }
+
+    #[test]
+    fn read_version_zero_is_a_downgrade_too() {
+        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut disk = FixedDisk::new(HeaderFormat::Wal, false);
+        assert_eq!(guard.decide(Target::Database, 0, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        assert_eq!(guard.decide(Target::WalFrame, 0, None, &mut disk), Ok(Verdict::Refuse(Refusal::WalFrame)));
+    }
+
+    #[test]
+    fn a_journal_restore_passes_on_the_database_only() {
+        let mut guard = FileGuard::new(Policy::Strict);
+        let mut disk = FixedDisk::new(HeaderFormat::Wal, true);
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Restore));
+        // A partial write is never a playback.
+        assert_eq!(guard.decide(Target::Database, 1, None, &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        assert_eq!(guard.decide(Target::WalFrame, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::WalFrame)));
+    }
+
+    #[test]
+    fn non_wal_disks_pass_without_the_journal() {
+        let mut guard = FileGuard::new(Policy::Strict);
+        for header in [HeaderFormat::Absent, HeaderFormat::Rollback, HeaderFormat::Other] {
+            let mut disk = FixedDisk::new(header, false);
+            assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Pass));
+            assert_eq!(guard.decide(Target::WalFrame, 1, None, &mut disk), Ok(Verdict::Pass));
+            assert_eq!(disk.journal_reads, 0);
+        }
+    }
+
+    #[test]
+    fn disk_errors_fail_the_write() {
+        struct Broken;
+        impl Disk for Broken {
+            type Error = i32;
+            fn database_header(&mut self) -> Result<HeaderFormat, i32> {
+                Err(266)
+            }
+            fn journal_restores_page1(&mut self, _: &[u8]) -> bool {
+                unreachable!()
+            }
+        }
+        assert_eq!(FileGuard::new(Policy::Enforce).decide(Target::Database, 1, Some(PAGE), &mut Broken), Err(266));
+    }
+
+    #[test]
+    fn policies() {
+        let verdict = |policy| FileGuard::new(policy).decide(Target::Database, 1, Some(PAGE), &mut FixedDisk::new(HeaderFormat::Wal, false));
+        assert_eq!(verdict(Policy::Enforce), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        assert_eq!(verdict(Policy::Keep), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        assert_eq!(verdict(Policy::Strict), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        assert_eq!(verdict(Policy::Warn), Ok(Verdict::Warned { report: true }));
+        assert_eq!(verdict(Policy::Off), Ok(Verdict::Deliberate { report: true }));
+    }
+
+    #[test]
+    fn a_downgrade_the_pragma_reported_is_reported_once() {
+        let mut guard = FileGuard::new(Policy::Warn);
+        let mut disk = FixedDisk::new(HeaderFormat::Wal, false);
+        guard.downgrade_reported_by_pragma();
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: false }));
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: true }));
+        guard.downgrade_reported_by_pragma();
+        guard.committed();
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: true }));
+        // Under enforce the flag changes nothing: a refusal is a refusal.
+        let mut guard = FileGuard::new(Policy::Enforce);
+        guard.downgrade_reported_by_pragma();
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+    }
+
+    #[test]
+    fn a_refused_checkpoint_marks_the_wal_poisoned_until_one_succeeds() {
+        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut disk = FixedDisk::new(HeaderFormat::Wal, false);
+        guard.checkpoint_started();
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::PoisonedCheckpoint)));
+        assert!(!guard.wal_poisoned(), "known when the checkpoint ends");
+        guard.checkpoint_done();
+        assert!(guard.wal_poisoned());
+        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        guard.checkpoint_started();
+        guard.checkpoint_done();
+        assert!(!guard.wal_poisoned());
+    }
+}
