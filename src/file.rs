@@ -84,7 +84,10 @@ pub unsafe fn open(
         let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
         let version = (*(*file).pMethods).iVersion;
         if !KNOWN_VERSIONS.contains(&version) {
-            sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"));
+            sqlite::log(
+                ffi::SQLITE_WARNING,
+                &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"),
+            );
             return ffi::SQLITE_OK;
         }
         if policy == Policy::Off {
@@ -311,7 +314,13 @@ unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, buf: *const c_void,
 /// # Safety
 /// `block` is `file`'s WalBlock; `data` is the write at `offset`.
 #[inline(never)]
-unsafe fn check_wal_write(block: &mut WalBlock, file: *mut ffi::sqlite3_file, offset: i64, data: &[u8], mut probe: Probe) -> Result<(), c_int> {
+unsafe fn check_wal_write(
+    block: &mut WalBlock,
+    file: *mut ffi::sqlite3_file,
+    offset: i64,
+    data: &[u8],
+    mut probe: Probe,
+) -> Result<(), c_int> {
     // SAFETY: reads of the WAL file through its own lower methods, into local buffers.
     let read = |at: i64, buf: &mut [u8]| -> Result<(), c_int> {
         let read = unsafe { (*block.lower_methods).xRead }.ok_or(ffi::SQLITE_IOERR_READ)?;

@@ -154,7 +154,10 @@ impl Guard {
             ),
         };
         stats::count(event);
-        sqlite::log(ffi::SQLITE_IOERR_WRITE, &format!("walguard: refused {what}, policy {}: '{}'", self.policy().name(), self.path_lossy()));
+        sqlite::log(
+            ffi::SQLITE_IOERR_WRITE,
+            &format!("walguard: refused {what}, policy {}: '{}'", self.policy().name(), self.path_lossy()),
+        );
     }
 
     /// `SQLITE_FCNTL_PRAGMA`: `PRAGMA walguard`, and layer 1 for `journal_mode`. `Some(rc)`
@@ -206,7 +209,9 @@ impl Guard {
     fn walguard_pragma_answer(&self) -> String {
         let policy = self.policy().name();
         if self.state.wal_poisoned() {
-            format!("{policy}; WAL poisoned: it holds a page 1 that leaves WAL, written without walguard, so checkpoints are refused; run VACUUM")
+            format!(
+                "{policy}; WAL poisoned: it holds a page 1 that leaves WAL, written without walguard, so checkpoints are refused; run VACUUM"
+            )
         } else {
             policy.to_owned()
         }
@@ -227,14 +232,20 @@ impl Guard {
                 if self.policy() == Policy::Off && on_disk == HeaderFormat::Wal {
                     self.state.downgrade_reported_by_pragma();
                     stats::count(Event::Deliberate);
-                    sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"));
+                    sqlite::log(
+                        ffi::SQLITE_NOTICE,
+                        &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"),
+                    );
                 }
                 None
             }
             PragmaVerdict::Warn => {
                 self.state.downgrade_reported_by_pragma();
                 stats::count(Event::Warned);
-                sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: allowed journal_mode={mode} on a WAL database, policy warn: '{path}'"));
+                sqlite::log(
+                    ffi::SQLITE_WARNING,
+                    &format!("walguard: allowed journal_mode={mode} on a WAL database, policy warn: '{path}'"),
+                );
                 None
             }
             PragmaVerdict::Keep => {
@@ -253,7 +264,10 @@ impl Guard {
                      close every other connection and open it as 'file:{path}?walguard=off'"
                 );
                 stats::count(Event::RefusedPragma);
-                sqlite::log(ffi::SQLITE_ERROR, &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()));
+                sqlite::log(
+                    ffi::SQLITE_ERROR,
+                    &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()),
+                );
                 Some((ffi::SQLITE_ERROR, message))
             }
         }

@@ -25,7 +25,17 @@ pub unsafe fn register(db: *mut ffi::sqlite3) -> c_int {
     for (name, func, flags) in functions {
         // SAFETY: static name, no user data, no destructor.
         let rc = unsafe {
-            ffi::sqlite3_create_function_v2(db, name.as_ptr(), 0, ffi::SQLITE_UTF8 | flags, std::ptr::null_mut(), Some(func), None, None, None)
+            ffi::sqlite3_create_function_v2(
+                db,
+                name.as_ptr(),
+                0,
+                ffi::SQLITE_UTF8 | flags,
+                std::ptr::null_mut(),
+                Some(func),
+                None,
+                None,
+                None,
+            )
         };
         // SQLITE_BUSY means the function exists already (registered when this connection
         // was opened) and a statement is running: nothing to do.

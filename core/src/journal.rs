@@ -84,9 +84,7 @@ pub fn journal_restores_page1(journal: &mut impl JournalSource, page: &[u8]) -> 
         if header_offset + sector > size {
             return false;
         }
-        if header_offset > 0
-            && !(journal.read_exact_at(header_offset, &mut fields) && fields[..8] == JOURNAL_MAGIC)
-        {
+        if header_offset > 0 && !(journal.read_exact_at(header_offset, &mut fields) && fields[..8] == JOURNAL_MAGIC) {
             return false;
         }
         let cksum_init = be32(&fields, 12);

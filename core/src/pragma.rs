@@ -19,14 +19,8 @@ pub enum JournalMode {
 
 impl JournalMode {
     /// Search order of SQLite's journal mode names.
-    pub const ALL: [JournalMode; 6] = [
-        JournalMode::Delete,
-        JournalMode::Persist,
-        JournalMode::Off,
-        JournalMode::Truncate,
-        JournalMode::Memory,
-        JournalMode::Wal,
-    ];
+    pub const ALL: [JournalMode; 6] =
+        [JournalMode::Delete, JournalMode::Persist, JournalMode::Off, JournalMode::Truncate, JournalMode::Memory, JournalMode::Wal];
 
     /// The name SQLite reports for the mode.
     pub fn name(self) -> &'static str {

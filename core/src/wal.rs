@@ -53,9 +53,7 @@ impl Probe {
         Ok(match self {
             Probe::Nothing | Probe::NeedPageSize => None,
             Probe::Page { page, byte } => (page == 1 && byte != WAL_READ_VERSION).then_some(byte),
-            Probe::ReadPageNumber { frame_offset, byte } => {
-                (byte != WAL_READ_VERSION && page_number(frame_offset)? == 1).then_some(byte)
-            }
+            Probe::ReadPageNumber { frame_offset, byte } => (byte != WAL_READ_VERSION && page_number(frame_offset)? == 1).then_some(byte),
         })
     }
 }
@@ -324,7 +322,10 @@ mod tests {
         assert_eq!(Probe::Page { page: 1, byte: 2 }.page1_byte(never), Ok(None));
         assert_eq!(Probe::Page { page: 7, byte: 0 }.page1_byte(never), Ok(None));
         assert_eq!(Probe::ReadPageNumber { frame_offset: 32, byte: 2 }.page1_byte(never), Ok(None));
-        assert_eq!(Probe::ReadPageNumber { frame_offset: 32, byte: 0 }.page1_byte(|at| if at == 32 { Ok::<_, ()>(1) } else { Err(()) }), Ok(Some(0)));
+        assert_eq!(
+            Probe::ReadPageNumber { frame_offset: 32, byte: 0 }.page1_byte(|at| if at == 32 { Ok::<_, ()>(1) } else { Err(()) }),
+            Ok(Some(0))
+        );
         assert_eq!(Probe::ReadPageNumber { frame_offset: 32, byte: 0 }.page1_byte(|_| Ok::<_, ()>(5)), Ok(None));
         assert_eq!(Probe::ReadPageNumber { frame_offset: 32, byte: 0 }.page1_byte(|_| Err::<u32, _>(10)), Err(10));
     }

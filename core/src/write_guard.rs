@@ -262,7 +262,8 @@ mod tests {
 
     #[test]
     fn policies() {
-        let verdict = |policy| FileGuard::new(policy).decide(Target::Database, 1, Some(PAGE), &mut FixedDisk::new(HeaderFormat::Wal, false));
+        let verdict =
+            |policy| FileGuard::new(policy).decide(Target::Database, 1, Some(PAGE), &mut FixedDisk::new(HeaderFormat::Wal, false));
         assert_eq!(verdict(Policy::Enforce), Ok(Verdict::Refuse(Refusal::Downgrade)));
         assert_eq!(verdict(Policy::Keep), Ok(Verdict::Refuse(Refusal::Downgrade)));
         assert_eq!(verdict(Policy::Strict), Ok(Verdict::Refuse(Refusal::Downgrade)));

@@ -14,9 +14,9 @@ use rusqlite::{Connection, OpenFlags, ffi};
 
 /// Where the extension is: `$WALGUARD_LIB`, or `libwalguard.so` at the repository root.
 pub fn lib_path() -> PathBuf {
-    std::env::var_os("WALGUARD_LIB").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("libwalguard.so")
-    })
+    std::env::var_os("WALGUARD_LIB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("libwalguard.so"))
 }
 
 /// Load walguard into this process's SQLite, once. Every connection opened afterwards
@@ -267,7 +267,13 @@ unsafe extern "C" fn faulty_open(
     }
 }
 
-unsafe extern "C" fn faulty_shm_map(f: *mut ffi::sqlite3_file, region: c_int, size: c_int, extend: c_int, out: *mut *mut std::ffi::c_void) -> c_int {
+unsafe extern "C" fn faulty_shm_map(
+    f: *mut ffi::sqlite3_file,
+    region: c_int,
+    size: c_int,
+    extend: c_int,
+    out: *mut *mut std::ffi::c_void,
+) -> c_int {
     if let Some(rc) = fault_for(Method::ShmMap) {
         return rc;
     }
@@ -305,7 +311,12 @@ unsafe extern "C" fn faulty_read(f: *mut ffi::sqlite3_file, buf: *mut std::ffi::
     unsafe { real().xRead.unwrap()(f, buf, amt, offset) }
 }
 
-unsafe extern "C" fn faulty_write(f: *mut ffi::sqlite3_file, buf: *const std::ffi::c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
+unsafe extern "C" fn faulty_write(
+    f: *mut ffi::sqlite3_file,
+    buf: *const std::ffi::c_void,
+    amt: c_int,
+    offset: ffi::sqlite3_int64,
+) -> c_int {
     if let Some(rc) = fault_for(Method::Write) {
         return rc;
     }

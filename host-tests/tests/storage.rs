@@ -177,7 +177,9 @@ fn exclusive_locking_mode_with_wal() {
 fn mmap_in_wal_and_rollback_modes() {
     let dir = setup();
     for wal in [true, false] {
-        let path = if wal { wal_db(dir.path(), "mmap_wal.db", 1) } else {
+        let path = if wal {
+            wal_db(dir.path(), "mmap_wal.db", 1)
+        } else {
             let p = dir.path().join("mmap_rb.db");
             open(&p).execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT); INSERT INTO t VALUES(1,'')").unwrap();
             p

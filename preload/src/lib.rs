@@ -78,7 +78,12 @@ fn next(symbol: &CStr) -> *mut c_void {
 
 /// Is `address` inside the shared libsqlite3 (not a copy bundled into something else)?
 fn in_shared_libsqlite3(address: *mut c_void) -> bool {
-    let mut info = DlInfo { dli_fname: std::ptr::null(), dli_fbase: std::ptr::null_mut(), dli_sname: std::ptr::null(), dli_saddr: std::ptr::null_mut() };
+    let mut info = DlInfo {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
     // SAFETY: dladdr fills `info`; dli_fname is a NUL-terminated path owned by the loader.
     unsafe {
         if address.is_null() || dladdr(address, &mut info) == 0 || info.dli_fname.is_null() {
@@ -95,7 +100,12 @@ fn walguard_path() -> Option<CString> {
     if let Some(path) = std::env::var_os("WALGUARD_LIB") {
         return CString::new(path.into_encoded_bytes()).ok();
     }
-    let mut info = DlInfo { dli_fname: std::ptr::null(), dli_fbase: std::ptr::null_mut(), dli_sname: std::ptr::null(), dli_saddr: std::ptr::null_mut() };
+    let mut info = DlInfo {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
     // SAFETY: as in_shared_libsqlite3; the address is one of this library's functions.
     unsafe {
         if dladdr(walguard_path as *const c_void, &mut info) == 0 || info.dli_fname.is_null() {
@@ -123,7 +133,11 @@ fn register_once(real: *mut c_void) {
             let init = if handle.is_null() { std::ptr::null_mut() } else { dlsym(handle, c"sqlite3_walguard_auto_init".as_ptr()) };
             let auto_extension = next(c"sqlite3_auto_extension");
             if init.is_null() || auto_extension.is_null() {
-                let why = if handle.is_null() { CStr::from_ptr(dlerror()).to_string_lossy().into_owned() } else { "entry point not found".to_owned() };
+                let why = if handle.is_null() {
+                    CStr::from_ptr(dlerror()).to_string_lossy().into_owned()
+                } else {
+                    "entry point not found".to_owned()
+                };
                 eprintln!("walguard preload: cannot load {}: {why}; SQLite is NOT guarded", path.to_string_lossy());
                 return;
             }
