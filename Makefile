@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 LIB := libwalguard.so
 CARGO ?= cargo
+# The host tests' bundled SQLite gets sqlite_dbpage, to write raw pages into a WAL the way a
+# tool without walguard can (the extension itself never compiles SQLite).
+export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
 .PHONY: all build test test-core test-sql test-host test-python test-loading test-clients test-stress test-dist test-deploy dist install uninstall readme memcheck bench sqlite-suite stress deps deps-test clean
 
