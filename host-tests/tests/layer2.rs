@@ -168,10 +168,14 @@ fn downgrade_prepared_before_a_sibling_switched_main() {
         let conn = open(&x);
         assert_eq!(journal_mode(&conn, "main"), "delete");
         let mut downgrade = conn.prepare("PRAGMA journal_mode=DELETE").unwrap();
-        Sibling::spawn(kind, &x).run("PRAGMA journal_mode=WAL; INSERT INTO t(pad) VALUES('sibling');").close();
+        // The sibling's row grows the file, so page 1 (its size field) is in the WAL, and stays
+        // there while this connection reads: the database file's page 1 is never read here.
+        let sibling = Sibling::spawn(kind, &x)
+            .run("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; INSERT INTO t(pad) VALUES(hex(randomblob(5000)));");
         assert_eq!(header(&x), WAL, "{name}");
         // A read moves this connection into WAL; then the old statement steps.
         assert_eq!(conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), 11, "{name}");
+        sibling.close();
         let result: rusqlite::Result<Vec<String>> = downgrade.query_map([], |r| r.get(0)).unwrap().collect();
         let err = result.unwrap_err();
         assert_eq!(err.sqlite_error_code(), Some(ErrorCode::SystemIoFailure), "{name}: {err}");

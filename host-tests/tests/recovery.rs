@@ -113,3 +113,66 @@ fn a_crash_in_the_middle_of_a_refused_downgrade_leaves_a_wal_database() {
     assert_eq!(header(&crashed), WAL);
     assert_eq!(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
 }
+
+/// Finding 4 of the layer-2 review: a process converting a WAL database deliberately
+/// (`walguard=off`) crashed after writing version 1 and before deleting its journal. The
+/// guarded connection that plays that hot journal back (correctly, to 2,2) is left with
+/// nothing that lets a downgrade through afterwards: through `main`, and attached (where
+/// only the header write can refuse).
+#[test]
+fn recovering_an_interrupted_conversion_grants_no_later_downgrade() {
+    let (_serial, dir) = setup();
+    for attached in [false, true] {
+        let db = wal_db(dir.path(), &format!("conv{attached}.db"), 30);
+        let crash = tempfile::tempdir().unwrap();
+        let off = format!("file:{}?walguard=off", db.display());
+        crash_at_journal_delete(Path::new(&off), "PRAGMA journal_mode=DELETE", crash.path()).unwrap();
+        let crashed = crash.path().join(db.file_name().unwrap());
+        assert_eq!(header(&crashed), ROLLBACK, "the conversion wrote version 1 before the crash");
+        assert!(crash.path().join(format!("conv{attached}.db-journal")).exists());
+
+        let conn = if attached {
+            let conn = open(Path::new(":memory:"));
+            conn.execute("ATTACH ?1 AS aux", [crashed.to_str().unwrap()]).unwrap();
+            conn
+        } else {
+            open(&crashed)
+        };
+        let schema = if attached { "aux" } else { "main" };
+        let count =
+            |conn: &rusqlite::Connection| conn.query_row(&format!("SELECT count(*) FROM {schema}.t"), [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count(&conn), 30, "the hot journal was played back");
+        assert_eq!(header(&crashed), WAL, "the conversion was rolled back");
+        let err = run_to_end(&conn, "PRAGMA journal_mode=DELETE").unwrap_err();
+        if attached {
+            assert_eq!(err.sqlite_error_code(), Some(ErrorCode::SystemIoFailure), "{err}");
+        } else {
+            assert!(err.to_string().starts_with("walguard: refused journal_mode=DELETE"), "{err}");
+        }
+        assert_eq!(header(&crashed), WAL);
+        conn.execute_batch(&format!("INSERT INTO {schema}.t(pad) VALUES('after')")).unwrap();
+        assert_eq!(count(&conn), 31);
+    }
+}
+
+/// A switch to WAL made from journal_mode=MEMORY has no journal on disk (SQLite turns the
+/// journal OFF for that transaction), so when it fails nothing writes page 1 back: walguard
+/// has nothing to allow or refuse, and ends exactly as the same failure without walguard.
+#[test]
+fn a_failed_switch_to_wal_from_memory_mode_ends_as_without_walguard() {
+    let (_serial, dir) = setup();
+    let mut outcomes = Vec::new();
+    for vfs in ["walguard", "faulty"] {
+        let db = dir.path().join(format!("memory-{vfs}.db"));
+        rollback_db(&db, 20);
+        let conn = open_with_vfs(&db, vfs);
+        assert_eq!(conn.query_row("PRAGMA journal_mode=MEMORY", [], |r| r.get::<_, String>(0)).unwrap(), "memory");
+        arm(Fault { method: Method::Sync, code: rusqlite::ffi::SQLITE_IOERR_FSYNC, persistent: false });
+        let result = run_to_end(&conn, "PRAGMA journal_mode=WAL").map_err(|e| e.sqlite_error_code());
+        assert_eq!(disarm(), 1, "the fault fired");
+        let after = (result, header(&db), contents(&conn), conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).unwrap());
+        assert_eq!(after.2, intact(20), "{vfs}");
+        outcomes.push(after);
+    }
+    assert_eq!(outcomes[0], outcomes[1], "walguard against the same failure below it");
+}
