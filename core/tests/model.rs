@@ -1,0 +1,487 @@
+//! A model of SQLite around one database file, driven by random interleavings of several
+//! connections, checked against layer 2's rule.
+//!
+//! The model tracks what decides a downgrade: byte 19 of the database file's page 1, the
+//! page-1 frames of the WAL, the page-1 record of a rollback journal on disk, and each
+//! connection's journal mode and what its pager last read. Connections switch to WAL (and
+//! commit, fail and roll back, or crash leaving a hot journal), commit in either mode,
+//! checkpoint, take unprefixed downgrades (the ones only layer 2 sees), get adopted by
+//! walguard mid-transaction, and close; unguarded ones also poison the WAL with a page 1
+//! that leaves WAL, and crash in the middle of a conversion. SQLite's locking is modelled
+//! where it decides what can happen: leaving WAL needs every other connection out of WAL,
+//! switching to WAL needs every other connection out of WAL.
+//!
+//! Checked after every write a guarded connection makes:
+//! - soundness: a write that leaves byte 19 != 2 over a database whose byte 19 is 2 goes
+//!   through only when the journal on disk holds exactly that page 1 (a restore), or the
+//!   policy lets downgrades through;
+//! - no false refusal: a refused write is always such a downgrade;
+//! - and, over whole sequences with no downgrade and no poisoning, the files end exactly as
+//!   they do with every connection unguarded.
+//!
+//! The same model runs the design layer 2 had before (a header remembered from reads and
+//! writes, and an "uncommitted switch" flag): `the_earlier_design_is_caught` shows the model
+//! finds its four failures, so this test can fail.
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use walguard_core::header::{MAGIC, WAL_READ_VERSION};
+use walguard_core::{Disk, FileGuard, HeaderFormat, Policy, Target, Verdict};
+
+/// The files on disk, as far as page 1's byte 19 goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Files {
+    /// Byte 19 of the database file.
+    db: u8,
+    /// Byte 19 of the page-1 frames of the WAL, oldest first (empty: no WAL, or reset).
+    wal: Vec<u8>,
+    /// Byte 19 of the page-1 record of a valid rollback journal on disk.
+    journal: Option<u8>,
+}
+
+/// A page 1 whose byte 19 (and 18) is `byte`.
+fn page1(byte: u8) -> Vec<u8> {
+    let mut page = vec![0u8; 512];
+    page[..16].copy_from_slice(MAGIC);
+    page[18] = byte;
+    page[19] = byte;
+    page
+}
+
+impl Disk for Files {
+    type Error = ();
+    fn database_header(&mut self) -> Result<HeaderFormat, ()> {
+        Ok(HeaderFormat::parse(&page1(self.db)))
+    }
+    fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
+        self.journal.is_some_and(|byte| page1(byte) == page)
+    }
+}
+
+/// A header guard, as the model drives it: the events a VFS sees.
+trait Guard: std::fmt::Debug {
+    /// The pager read page 1 from the database file (xRead at offset 0).
+    fn read_page1(&mut self, _byte: u8) {}
+    /// May a page 1 with `byte` be written to the database file / as a WAL frame?
+    fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool;
+    fn committed(&mut self) {}
+    fn checkpoint(&mut self, _started: bool) {}
+    /// walguard was loaded while this connection was inside a write transaction.
+    fn adopted_in_write_transaction(&mut self) {}
+}
+
+/// Layer 2 as it is: `walguard_core::FileGuard`.
+#[derive(Debug)]
+struct Current(FileGuard);
+
+impl Guard for Current {
+    fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool {
+        if !FileGuard::needs_decision(Some(byte)) {
+            return true;
+        }
+        let page = page1(byte);
+        let page = (target == Target::Database).then_some(&page[..]);
+        match self.0.decide(target, byte, page, &mut files.clone()).unwrap() {
+            Verdict::Refuse(_) => false,
+            Verdict::Pass | Verdict::Restore | Verdict::Warned { .. } | Verdict::Deliberate { .. } => true,
+        }
+    }
+    fn committed(&mut self) {
+        self.0.committed();
+    }
+    fn checkpoint(&mut self, started: bool) {
+        if started { self.0.checkpoint_started() } else { self.0.checkpoint_done() }
+    }
+}
+
+/// Layer 2 as it was before issue 12: the header remembered from reads and writes, and an
+/// "uncommitted switch" flag that lets the next 2 -> 1 write through as a rollback.
+#[derive(Debug, Default)]
+struct Earlier {
+    on_disk: Option<HeaderFormat>,
+    uncommitted_switch: bool,
+}
+
+impl Guard for Earlier {
+    fn read_page1(&mut self, byte: u8) {
+        self.on_disk = Some(HeaderFormat::from_read_version(byte));
+    }
+    fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool {
+        if target == Target::WalFrame {
+            return true; // it never looked at the WAL
+        }
+        let written = HeaderFormat::from_read_version(byte);
+        let same = matches!(self.on_disk, Some(HeaderFormat::Rollback | HeaderFormat::Wal)) && self.on_disk == Some(written);
+        if same {
+            return true;
+        }
+        let needs_check = match written {
+            HeaderFormat::Rollback => !matches!(self.on_disk, Some(HeaderFormat::Rollback | HeaderFormat::Absent | HeaderFormat::Other)),
+            HeaderFormat::Wal => self.on_disk != Some(HeaderFormat::Wal),
+            _ => false,
+        };
+        let disk = HeaderFormat::from_read_version(files.db);
+        let allowed = if !needs_check {
+            true
+        } else if written == HeaderFormat::Rollback {
+            self.on_disk = Some(disk);
+            disk != HeaderFormat::Wal || std::mem::take(&mut self.uncommitted_switch) || files.journal == Some(byte)
+        } else {
+            let before = self.on_disk.unwrap_or(disk);
+            if before != HeaderFormat::Wal {
+                self.uncommitted_switch = true;
+            }
+            true
+        };
+        if allowed {
+            self.on_disk = Some(written);
+        }
+        allowed
+    }
+    fn committed(&mut self) {
+        self.uncommitted_switch = false;
+    }
+    fn adopted_in_write_transaction(&mut self) {
+        self.uncommitted_switch = true;
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Closed,
+    Rollback,
+    Wal,
+}
+
+#[derive(Debug)]
+struct Conn {
+    guard: Option<Box<dyn Guard>>,
+    mode: Mode,
+}
+
+/// How a switch to WAL ends.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    Commit,
+    /// The commit fails after page 1 was written: the journal is played back in-process.
+    Fail,
+    /// The process dies after page 1 was written: the journal stays, hot.
+    Crash,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Start a read transaction (opening the connection first if needed).
+    Read(usize),
+    SwitchToWal(usize, End),
+    /// A commit in the connection's mode: rollback mode writes page 1 to the database, WAL mode
+    /// appends a page-1 frame.
+    Commit(usize),
+    Checkpoint(usize),
+    /// An unprefixed `PRAGMA journal_mode=DELETE` (only layer 2 sees it); `crash` ends the
+    /// process after page 1 was written.
+    Downgrade {
+        conn: usize,
+        crash: bool,
+    },
+    /// An unguarded writer puts a page 1 with this byte 19 into the WAL (sqlite_dbpage).
+    Poison(usize, u8),
+    /// walguard is loaded while the connection is inside a write transaction, which then
+    /// rolls back.
+    AdoptMidTransaction(usize),
+    Close(usize),
+}
+
+fn op(conns: usize, hostile: bool) -> BoxedStrategy<Op> {
+    let c = 0..conns;
+    let end = prop_oneof![Just(End::Commit), Just(End::Fail), Just(End::Crash)];
+    let mut ops = vec![
+        (4, c.clone().prop_map(Op::Read).boxed()),
+        (2, (c.clone(), end).prop_map(|(c, e)| Op::SwitchToWal(c, e)).boxed()),
+        (3, c.clone().prop_map(Op::Commit).boxed()),
+        (2, c.clone().prop_map(Op::Checkpoint).boxed()),
+        (1, c.clone().prop_map(Op::AdoptMidTransaction).boxed()),
+        (2, c.clone().prop_map(Op::Close).boxed()),
+    ];
+    if hostile {
+        ops.push((3, (c.clone(), any::<bool>()).prop_map(|(conn, crash)| Op::Downgrade { conn, crash }).boxed()));
+        ops.push((1, (c, 0u8..2).prop_map(|(c, b)| Op::Poison(c, b)).boxed()));
+    }
+    proptest::strategy::Union::new_weighted(ops).boxed()
+}
+
+/// Which connections are guarded, and by which design.
+#[derive(Clone, Copy, Debug)]
+enum Design {
+    Current,
+    Earlier,
+}
+
+struct World {
+    files: Files,
+    conns: Vec<Conn>,
+    design: Design,
+    /// Broken promises, described.
+    violations: Vec<String>,
+}
+
+impl World {
+    fn new(guarded: &[bool], design: Design) -> World {
+        let conns = guarded.iter().map(|&g| Conn { guard: g.then(|| World::guard(design)), mode: Mode::Closed }).collect();
+        World { files: Files { db: 1, wal: Vec::new(), journal: None }, conns, design, violations: Vec::new() }
+    }
+
+    fn guard(design: Design) -> Box<dyn Guard> {
+        match design {
+            Design::Current => Box::new(Current(FileGuard::new(Policy::Enforce))),
+            Design::Earlier => Box::<Earlier>::default(),
+        }
+    }
+
+    /// Page 1's byte 19 as a reader sees it: the last WAL frame, or the database file.
+    fn page1(&self) -> u8 {
+        self.files.wal.last().copied().unwrap_or(self.files.db)
+    }
+
+    fn others_in_wal(&self, c: usize) -> bool {
+        self.conns.iter().enumerate().any(|(i, o)| i != c && o.mode == Mode::Wal)
+    }
+
+    /// Connection `c` writes page 1 with `byte` to `target`; the guard decides; the promises
+    /// are checked. Returns whether the write went through.
+    fn write(&mut self, c: usize, target: Target, byte: u8) -> bool {
+        let files = self.files.clone();
+        let Some(guard) = self.conns[c].guard.as_mut() else { return true };
+        let allowed = guard.write(target, byte, &files);
+        let downgrade = byte != WAL_READ_VERSION && files.db == WAL_READ_VERSION;
+        let restore = target == Target::Database && files.journal == Some(byte);
+        if allowed && downgrade && !restore {
+            self.violations.push(format!("connection {c} wrote {byte} over a WAL header to {target:?} with journal {:?}", files.journal));
+        }
+        if !allowed && !(downgrade && !restore) {
+            self.violations.push(format!("connection {c} was refused a legitimate write of {byte} to {target:?} ({files:?})"));
+        }
+        allowed
+    }
+
+    fn event(&mut self, c: usize, f: impl FnOnce(&mut dyn Guard)) {
+        if let Some(guard) = self.conns[c].guard.as_mut() {
+            f(guard.as_mut());
+        }
+    }
+
+    /// Begin a read: open (playing back a hot journal), and follow the file's mode.
+    fn read(&mut self, c: usize) {
+        if self.conns[c].mode == Mode::Closed {
+            if let Some(byte) = self.files.journal {
+                // Hot-journal playback: the journal's page 1 goes back.
+                if self.write(c, Target::Database, byte) {
+                    self.files.db = byte;
+                    self.files.journal = None;
+                } else {
+                    return;
+                }
+            }
+        }
+        self.conns[c].mode = if !self.files.wal.is_empty() {
+            Mode::Wal // page 1 comes from the WAL: the database file's page 1 is not read
+        } else {
+            let db = self.files.db;
+            self.event(c, |g| g.read_page1(db));
+            if db == WAL_READ_VERSION { Mode::Wal } else { Mode::Rollback }
+        };
+    }
+
+    /// A checkpoint of every frame; false when a page-1 copy was refused.
+    fn checkpoint(&mut self, c: usize) -> bool {
+        self.event(c, |g| g.checkpoint(true));
+        let copied = match self.files.wal.last().copied() {
+            Some(byte) if self.write(c, Target::Database, byte) => {
+                self.files.db = byte;
+                self.files.wal.clear();
+                true
+            }
+            Some(_) => false,
+            None => true,
+        };
+        self.event(c, |g| g.checkpoint(false));
+        copied
+    }
+
+    fn apply(&mut self, op: &Op) {
+        match *op {
+            Op::Read(c) => self.read(c),
+            Op::SwitchToWal(c, end) => {
+                self.read(c);
+                if self.conns[c].mode != Mode::Rollback || self.others_in_wal(c) || self.files.journal.is_some() {
+                    return;
+                }
+                let original = self.files.db;
+                self.files.journal = Some(original);
+                if !self.write(c, Target::Database, WAL_READ_VERSION) {
+                    self.files.journal = None;
+                    return;
+                }
+                self.files.db = WAL_READ_VERSION;
+                match end {
+                    End::Commit => {
+                        self.files.journal = None;
+                        self.event(c, |g| g.committed());
+                        self.conns[c].mode = Mode::Wal;
+                    }
+                    End::Fail => {
+                        if self.write(c, Target::Database, original) {
+                            self.files.db = original;
+                        }
+                        self.files.journal = None;
+                    }
+                    End::Crash => self.conns[c].mode = Mode::Closed,
+                }
+            }
+            Op::Commit(c) => {
+                self.read(c);
+                match self.conns[c].mode {
+                    Mode::Rollback if !self.others_in_wal(c) && self.files.journal.is_none() => {
+                        let byte = self.files.db;
+                        self.files.journal = Some(byte);
+                        if self.write(c, Target::Database, byte) {
+                            self.event(c, |g| g.committed());
+                        }
+                        self.files.journal = None;
+                    }
+                    Mode::Wal => {
+                        let byte = self.page1();
+                        if self.write(c, Target::WalFrame, byte) {
+                            self.files.wal.push(byte);
+                            self.event(c, |g| g.committed());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Op::Checkpoint(c) => {
+                self.read(c);
+                if self.conns[c].mode == Mode::Wal {
+                    self.checkpoint(c);
+                }
+            }
+            Op::Downgrade { conn: c, crash } => {
+                self.read(c);
+                if self.conns[c].mode != Mode::Wal || self.others_in_wal(c) || self.files.journal.is_some() || !self.checkpoint(c) {
+                    return;
+                }
+                // The WAL is checkpointed and deleted; then a rollback transaction writes 1.
+                self.conns[c].mode = Mode::Rollback;
+                let original = self.files.db;
+                self.files.journal = Some(original);
+                if self.write(c, Target::Database, 1) {
+                    self.files.db = 1;
+                    if crash {
+                        self.conns[c].mode = Mode::Closed;
+                        return;
+                    }
+                    self.event(c, |g| g.committed());
+                } else {
+                    // The refused write fails the transaction; its rollback puts page 1 back.
+                    self.write(c, Target::Database, original);
+                }
+                self.files.journal = None;
+            }
+            Op::Poison(c, byte) => {
+                self.read(c);
+                if self.conns[c].guard.is_none() && self.conns[c].mode == Mode::Wal {
+                    self.files.wal.push(byte);
+                }
+            }
+            Op::AdoptMidTransaction(c) => {
+                self.read(c);
+                if self.conns[c].guard.is_none() && self.conns[c].mode == Mode::Wal {
+                    let mut guard = World::guard(self.design);
+                    guard.adopted_in_write_transaction();
+                    self.conns[c].guard = Some(guard); // then the transaction rolls back
+                }
+            }
+            Op::Close(c) => {
+                if self.conns[c].mode == Mode::Wal && !self.others_in_wal(c) && self.checkpoint(c) {
+                    self.files.wal.clear();
+                }
+                self.conns[c].mode = Mode::Closed;
+            }
+        }
+    }
+}
+
+fn run(guarded: &[bool], design: Design, ops: &[Op]) -> World {
+    let mut world = World::new(guarded, design);
+    for op in ops {
+        world.apply(op);
+    }
+    world
+}
+
+fn scenario(conns: usize, hostile: bool) -> impl Strategy<Value = (Vec<bool>, Vec<Op>)> {
+    (proptest::collection::vec(any::<bool>(), conns), proptest::collection::vec(op(conns, hostile), 1..40))
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 2000, ..Config::default() })]
+
+    /// Any interleaving, downgrades and poisoned WALs included: no guarded write breaks the rule,
+    /// and no legitimate write is refused.
+    #[test]
+    fn the_rule_holds_in_any_interleaving((guarded, ops) in (2usize..=4).prop_flat_map(|n| scenario(n, true))) {
+        let world = run(&guarded, Design::Current, &ops);
+        prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
+    }
+
+    /// Without downgrades or poisoning, guarded connections end exactly where unguarded ones do.
+    #[test]
+    fn legitimate_sequences_end_as_without_walguard((guarded, ops) in (2usize..=4).prop_flat_map(|n| scenario(n, false))) {
+        let with = run(&guarded, Design::Current, &ops);
+        let without = run(&vec![false; guarded.len()], Design::Current, &ops);
+        prop_assert!(with.violations.is_empty(), "{:?}", with.violations);
+        prop_assert_eq!(with.files, without.files);
+    }
+}
+
+/// Does the model find a violation of the earlier design in this sequence?
+fn earlier_fails(guarded: &[bool], ops: &[Op]) -> bool {
+    !run(guarded, Design::Earlier, ops).violations.is_empty() && run(guarded, Design::Current, ops).violations.is_empty()
+}
+
+#[test]
+fn the_earlier_design_is_caught() {
+    use Op::*;
+    // Finding 1: guarded 0 reads the file as rollback; 1 (unguarded) moves it to WAL and
+    // writes page 1 into the WAL; 0 follows into WAL reading page 1 from the WAL; 1 closes;
+    // 0's unprefixed downgrade checkpoints page 1 (2 over a remembered 1) and writes 1.
+    let finding1 = [Read(0), SwitchToWal(1, End::Commit), Commit(1), Read(0), Close(1), Downgrade { conn: 0, crash: false }];
+    assert!(earlier_fails(&[true, false], &finding1));
+    // Finding 2: the checkpoint is a separate statement; the downgrade comes later.
+    let finding2 = [Read(0), SwitchToWal(1, End::Commit), Commit(1), Read(0), Checkpoint(0), Close(1), Downgrade { conn: 0, crash: false }];
+    assert!(earlier_fails(&[true, false], &finding2));
+    // Finding 3: adoption inside a write transaction that rolls back.
+    let finding3 = [SwitchToWal(0, End::Commit), AdoptMidTransaction(0), Downgrade { conn: 0, crash: false }];
+    assert!(earlier_fails(&[false], &finding3));
+    // Finding 4: an unguarded conversion crashes after writing 1; guarded 1 plays the hot
+    // journal back (2 over 1), then takes an unprefixed downgrade.
+    let finding4 = [SwitchToWal(0, End::Commit), Downgrade { conn: 0, crash: true }, Read(1), Downgrade { conn: 1, crash: false }];
+    assert!(earlier_fails(&[false, true], &finding4));
+    // And the random search finds such sequences by itself.
+    let mut runner = TestRunner::new(Config { cases: 5000, failure_persistence: None, ..Config::default() });
+    let found = runner.run(&(2usize..=3).prop_flat_map(|n| scenario(n, true)), |(guarded, ops)| {
+        prop_assert!(run(&guarded, Design::Earlier, &ops).violations.is_empty());
+        Ok(())
+    });
+    assert!(found.is_err(), "the random search must find the earlier design's failures");
+}
+
+#[test]
+fn poisoned_wal_is_never_checkpointed_by_a_guarded_connection() {
+    use Op::*;
+    let ops = [SwitchToWal(0, End::Commit), Read(1), Poison(1, 1), Checkpoint(0), Close(1), Close(0), Read(0)];
+    let world = run(&[true, false], Design::Current, &ops);
+    assert!(world.violations.is_empty(), "{:?}", world.violations);
+    assert_eq!(world.files.db, WAL_READ_VERSION);
+    assert_eq!(world.files.wal, vec![1], "the poisoned frame stays in the WAL");
+}
