@@ -5,7 +5,9 @@
 
 PROCESSES worker processes (stress/worker.py) share one WAL database, every one of them
 through walguard: some set WAL on every connect, some "fall back" to DELETE on every
-connect, all write transactions and log each id after its commit. The driver samples the
+connect (one on the database as `main`, one through an ATTACH with the pragma unprefixed,
+which only the header-write layer sees), all write transactions and log each id after its
+commit. The driver samples the
 header every few milliseconds and SIGKILLs and restarts workers at random. At the end:
 zero successful downgrades, the header was 2,2 at every sample, integrity_check is ok, and
 every logged id is in the database.
@@ -25,7 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "libwalguard")
 PROCESSES = 4
-ROLES = ["wal", "fallback", "wal", "fallback"]
+ROLES = ["wal", "fallback", "wal", "attach-fallback"]
 
 
 def header(path):
@@ -92,8 +94,10 @@ def run(seconds, lib, seed):
     return {
         "samples": samples, "bad_samples": bad_samples, "kills": kills, "logged": len(logged),
         "missing": len(logged - present), "integrity": [r[0] for r in integrity][:3],
-        "downgrades": sum(1 for e in events if e == "pragma delete"),
+        "downgrades": sum(1 for e in events if e in ("pragma delete", "attached delete")),
+        "attached_downgrades": sum(1 for e in events if e == "attached delete"),
         "refused": sum(1 for e in events if e == "refused"),
+        "refused_at_header": sum(1 for e in events if e == "refused at the header"),
         "header_at_end": header(db), "work": work,
     }
 
@@ -104,11 +108,13 @@ def main():
     guarded = run(seconds, LIB, seed=1)
     print(f"with walguard: {PROCESSES} processes for {seconds:.0f}s, {guarded['kills']} SIGKILLs, "
           f"{guarded['logged']} commits logged and verified ({guarded['missing']} missing), "
-          f"{guarded['refused']} downgrade attempts refused, {guarded['downgrades']} succeeded, "
+          f"{guarded['refused']} downgrade attempts refused by the pragma layer and "
+          f"{guarded['refused_at_header']} through an ATTACH at the header, {guarded['downgrades']} succeeded, "
           f"{guarded['samples']} header samples, {len(guarded['bad_samples'])} not 2,2, "
           f"integrity_check {guarded['integrity']}")
     control = run(control_seconds, "none", seed=1)
-    print(f"control without walguard: {control['kills']} SIGKILLs, {control['downgrades']} downgrades succeeded, "
+    print(f"control without walguard: {control['kills']} SIGKILLs, {control['downgrades']} downgrades succeeded "
+          f"({control['attached_downgrades']} through an ATTACH), "
           f"{len(control['bad_samples'])} of {control['samples']} header samples not 2,2, "
           f"integrity_check {control['integrity']}, {control['missing']} logged commits missing")
     guarded_failures = []
@@ -118,11 +124,13 @@ def main():
         guarded_failures.append(f"integrity_check with walguard: {guarded['integrity']}")
     if guarded["missing"]:
         guarded_failures.append(f"{guarded['missing']} committed ids missing with walguard")
-    if guarded["refused"] == 0 or guarded["logged"] == 0:
-        guarded_failures.append("the guarded run exercised nothing (no refusal or no commit)")
+    if guarded["refused"] == 0 or guarded["refused_at_header"] == 0 or guarded["logged"] == 0:
+        guarded_failures.append("the guarded run exercised nothing (no refusal at either layer, or no commit)")
     control_failures = []
     if control["downgrades"] == 0 and not control["bad_samples"]:
         control_failures.append("the control showed no downgrade: the test cannot tell a guard from no guard")
+    if control["attached_downgrades"] == 0:
+        control_failures.append("the control showed no downgrade through an ATTACH: layer 2 was not put to the test")
     for f in guarded_failures + control_failures:
         print("FAIL:", f)
     failed = bool(guarded_failures) + bool(control_failures)

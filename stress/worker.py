@@ -4,8 +4,12 @@
 
 ROLE "wal" sets journal_mode=WAL on every connect; ROLE "fallback" follows the pattern of
 the seed story: on every connect it "falls back" to journal_mode=DELETE, as code does after
-a transient error. After each commit the id is appended to LOG (so every logged id must be
-in the database); each outcome of the fallback pragma is appended to LOG.events.
+a transient error. ROLE "attach-fallback" does the same through an ATTACHed database: it
+opens a private main database, attaches DB and sends the fallback unprefixed, so the
+pragma never reaches DB's file and only the header-write layer can refuse it. After each
+commit the id is appended to LOG (so every logged id must be in the database); each outcome
+of the fallback pragma is appended to LOG.events ("pragma delete" / "attached delete" for a
+downgrade that went through, "refused" / "refused at the header" for a refusal).
 """
 import random
 import sqlite3
@@ -37,10 +41,24 @@ def retry(fn):
             time.sleep(rng.random() / 100)
 
 
+table = "t"
 while True:
-    conn = sqlite3.connect(db, timeout=2, isolation_level=None)
+    if role == "attach-fallback":
+        conn = sqlite3.connect(f"{log_path}.main.db", timeout=2, isolation_level=None)
+        conn.execute("ATTACH ? AS shared", (db,))
+        table = "shared.t"
+    else:
+        conn = sqlite3.connect(db, timeout=2, isolation_level=None)
     try:
-        if role == "fallback":
+        if role == "attach-fallback":
+            try:
+                conn.execute("SELECT count(*) FROM shared.t").fetchall()
+                conn.execute("PRAGMA journal_mode=DELETE").fetchall()
+                mode = conn.execute("PRAGMA shared.journal_mode").fetchall()[0][0]
+                events.write("attached delete\n" if mode == "delete" else f"attached {mode}\n")
+            except sqlite3.OperationalError as e:
+                events.write("refused at the header\n" if str(e) == "disk I/O error" else f"error {e}\n")
+        elif role == "fallback":
             try:
                 mode = conn.execute("PRAGMA journal_mode=DELETE").fetchall()[0][0]
                 events.write(f"pragma {mode}\n")
@@ -58,7 +76,7 @@ while True:
             def commit():
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    conn.execute("INSERT INTO t(id, who) VALUES(?, ?)", (ident, index))
+                    conn.execute(f"INSERT INTO {table}(id, who) VALUES(?, ?)", (ident, index))
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
