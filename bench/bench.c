@@ -3,7 +3,8 @@
 **
 **   bench WORKLOAD VFS DIR [--no-load]
 **
-** WORKLOAD: wal-commits | rollback-commits | wal-reads | wal-reads-mmap | none
+** WORKLOAD: wal-commits | rollback-commits | rollback-commits-normal | wal-reads |
+**           wal-reads-mmap | none
 ** VFS:      unix (the bare default VFS) or walguard
 **
 ** walguard is loaded in both cases (unless --no-load), so the cost of loading the library
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #define COMMITS 3000
+#define SYNCED_COMMITS 200  /* synchronous=NORMAL: each commit waits for fsync */
 #define ROWS 20000
 #define QUERIES 20000
 
@@ -36,14 +38,16 @@ static void exec(const char *sql){
   }
 }
 
-static void commits(const char *journal_mode){
+static void commits(const char *journal_mode, const char *synchronous, int n){
   char sql[100];
   sqlite3_stmt *ins;
   snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", journal_mode);
   exec(sql);
-  exec("PRAGMA synchronous=OFF; CREATE TABLE t(x INTEGER PRIMARY KEY, y TEXT)");
+  snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", synchronous);
+  exec(sql);
+  exec("CREATE TABLE t(x INTEGER PRIMARY KEY, y TEXT)");
   check(sqlite3_prepare_v2(db, "INSERT INTO t(y) VALUES(?1)", -1, &ins, 0), "prepare");
-  for(int i=0; i<COMMITS; i++){
+  for(int i=0; i<n; i++){
     sqlite3_bind_text(ins, 1, "a small row of text", -1, SQLITE_STATIC);
     check(sqlite3_step(ins), "insert");
     sqlite3_reset(ins);
@@ -93,8 +97,9 @@ int main(int argc, char **argv){
   char path[4096];
   snprintf(path, sizeof path, "%s/bench.db", dir);
   check(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE|SQLITE_OPEN_CREATE, vfs), "open");
-  if( strcmp(workload, "wal-commits")==0 ) commits("WAL");
-  else if( strcmp(workload, "rollback-commits")==0 ) commits("DELETE");
+  if( strcmp(workload, "wal-commits")==0 ) commits("WAL", "OFF", COMMITS);
+  else if( strcmp(workload, "rollback-commits")==0 ) commits("DELETE", "OFF", COMMITS);
+  else if( strcmp(workload, "rollback-commits-normal")==0 ) commits("DELETE", "NORMAL", SYNCED_COMMITS);
   else if( strcmp(workload, "wal-reads")==0 ) reads(0);
   else if( strcmp(workload, "wal-reads-mmap")==0 ) reads(1);
   else { fprintf(stderr, "unknown workload %s\n", workload); return 2; }

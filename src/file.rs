@@ -18,7 +18,7 @@
 //!
 //! walguard's database table is the lower one with three methods replaced: `xWrite` (layer
 //! 2), `xFileControl` (layer 1, `PRAGMA walguard`, `.vfsname`, and the state machine's
-//! commit and checkpoint events) and `xClose`; a WAL's replaces `xWrite` and `xClose`. Every
+//! checkpoint events) and `xClose`; a WAL's replaces `xWrite` and `xClose`. Every
 //! other entry is the lower function itself, called on the same `sqlite3_file` as it always
 //! was: reading, locking, syncing, shared memory and memory mapping pay nothing, and
 //! `iVersion` and the optional methods are exactly the lower file's.
@@ -193,8 +193,29 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt
         if offset > READ_VERSION_OFFSET as i64 {
             return f(file, buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
+        write_page1(g, file, f, buf, amt, offset)
+    }
+}
+
+type Write = unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, ffi::sqlite3_int64) -> c_int;
+
+/// A write that may cover byte 19: layer 2 decides, then the lower `xWrite` writes.
+///
+/// # Safety
+/// As [`write`]; `lower_write` is the lower xWrite of `file`.
+#[inline(never)]
+unsafe fn write_page1(
+    g: &mut Guard,
+    file: *mut ffi::sqlite3_file,
+    lower_write: Write,
+    buf: *const c_void,
+    amt: c_int,
+    offset: i64,
+) -> c_int {
+    // SAFETY: SQLite's buffer holds `amt` bytes; writing it through the lower method.
+    unsafe {
         match g.check_database_write(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
-            Ok(()) => f(file, buf, amt, offset),
+            Ok(()) => lower_write(file, buf, amt, offset),
             Err(rc) => rc,
         }
     }
@@ -204,11 +225,9 @@ unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: 
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         match op {
-            ffi::SQLITE_FCNTL_PRAGMA
-            | ffi::SQLITE_FCNTL_VFSNAME
-            | ffi::SQLITE_FCNTL_COMMIT_PHASETWO
-            | ffi::SQLITE_FCNTL_CKPT_START
-            | ffi::SQLITE_FCNTL_CKPT_DONE => intercepted_file_control(guard(file), op, arg),
+            ffi::SQLITE_FCNTL_PRAGMA | ffi::SQLITE_FCNTL_VFSNAME | ffi::SQLITE_FCNTL_CKPT_START | ffi::SQLITE_FCNTL_CKPT_DONE => {
+                intercepted_file_control(guard(file), op, arg)
+            }
             _ => guard(file).file_control(op, arg), // the hot path: a tail call
         }
     }
@@ -230,8 +249,7 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
             }
             ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
             ffi::SQLITE_FCNTL_CKPT_START => g.checkpoint_started(),
-            ffi::SQLITE_FCNTL_CKPT_DONE => g.checkpoint_done(),
-            _ => g.committed(),
+            _ => g.checkpoint_done(),
         }
         g.file_control(op, arg)
     }
@@ -243,6 +261,8 @@ struct WalBlock {
     /// Must come first: `pMethods` points here.
     methods: ffi::sqlite3_io_methods,
     lower_methods: *const ffi::sqlite3_io_methods,
+    /// The lower `xWrite`, at hand for the hot path.
+    lower_write: Option<unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, ffi::sqlite3_int64) -> c_int>,
     /// The guard of the database this WAL belongs to (see the module comment for why it
     /// outlives the WAL file).
     db: *mut Guard,
@@ -278,7 +298,13 @@ pub unsafe fn open_wal(
         let lower = (*file).pMethods;
         let methods = ffi::sqlite3_io_methods { xClose: Some(wal_close), xWrite: Some(wal_write), ..*lower };
         let db = &raw mut (*db_methods.cast::<Block>().cast_mut()).guard;
-        let block = Box::into_raw(Box::new(WalBlock { methods, lower_methods: lower, db, frames: FrameTracker::default() }));
+        let block = Box::into_raw(Box::new(WalBlock {
+            methods,
+            lower_methods: lower,
+            lower_write: (*lower).xWrite,
+            db,
+            frames: FrameTracker::default(),
+        }));
         (*file).pMethods = block.cast();
         rc
     }
@@ -297,7 +323,24 @@ unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, buf: *const c_void,
     // SAFETY: SQLite passes a buffer of `amt` bytes; pMethods is the WalBlock `open_wal` made.
     unsafe {
         let block = &mut *(*file).pMethods.cast::<WalBlock>().cast_mut();
-        let Some(f) = (*block.lower_methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        if let Some(f) = block.lower_write
+            && block.frames.routine(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize))
+        {
+            return f(file, buf, amt, offset); // the hot path: every append of a routine frame
+        }
+        wal_write_any(block, file, buf, amt, offset)
+    }
+}
+
+/// Every WAL write that is not a routine append.
+///
+/// # Safety
+/// As [`wal_write`]; `block` is `file`'s WalBlock.
+#[inline(never)]
+unsafe fn wal_write_any(block: &mut WalBlock, file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: i64) -> c_int {
+    // SAFETY: as the caller vouches.
+    unsafe {
+        let Some(f) = block.lower_write else { return ffi::SQLITE_IOERR_WRITE };
         let data = slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize);
         match block.frames.observe(offset, data) {
             Probe::Nothing => f(file, buf, amt, offset),

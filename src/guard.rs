@@ -5,8 +5,7 @@
 //! - `xWrite` of the database file, and of its WAL file, when the write puts anything but 2
 //!   at byte 19 of page 1: layer 2, decided by `walguard_core::write_guard`, which asks the
 //!   disk (through [`Guard`]'s [`Disk`] implementation) for the header and the journal;
-//! - `SQLITE_FCNTL_CKPT_START`/`CKPT_DONE` and `COMMIT_PHASETWO`, which are events of that
-//!   state machine.
+//! - `SQLITE_FCNTL_CKPT_START`/`CKPT_DONE`, which are events of that state machine.
 //!
 //! Nothing here remembers the header: every decision reads it from the database file.
 
@@ -63,10 +62,6 @@ impl Guard {
     }
 
     /// The file-controls that are events of the state machine.
-    pub fn committed(&mut self) {
-        self.state.committed();
-    }
-
     pub fn checkpoint_started(&mut self) {
         self.state.checkpoint_started();
     }
@@ -94,7 +89,6 @@ impl Guard {
 
     /// Layer 2 for a write of `data` at `offset` of the database file. `Err` carries the code
     /// the write fails with.
-    #[inline(always)]
     pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
         let written = written_read_version(offset, data);
         if !FileGuard::needs_decision(written) {

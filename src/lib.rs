@@ -8,7 +8,8 @@
 //! ## Loading
 //! `sqlite3_walguard_init` registers a VFS named `walguard` that wraps the default VFS of the
 //! moment and becomes the new default. The extension stays loaded for the life of the
-//! process (`SQLITE_OK_LOAD_PERMANENTLY`); loading it again is a no-op. In the sqlite3 shell,
+//! process (`SQLITE_OK_LOAD_PERMANENTLY`); loading it again registers nothing new, and guards the
+//! loading connection's files that are not guarded yet. In the sqlite3 shell,
 //! load first, then open: `.load ./libwalguard` then `.open app.db`.
 //!
 //! ## What is refused
@@ -16,15 +17,18 @@
 //! 1. `PRAGMA journal_mode=<rollback mode>` (DELETE, TRUNCATE, PERSIST, MEMORY, OFF, spelt
 //!    any way SQLite accepts) fails at prepare time with a `walguard:` message
 //!    (`SQLITE_FCNTL_PRAGMA`);
-//! 2. a write that would change the header's read version from 2 to 1 fails with
-//!    `SQLITE_IOERR_WRITE` and a `walguard:` line through `sqlite3_log`. This catches the
-//!    paths that never send the pragma to that file: an unprefixed pragma applied to ATTACHed
-//!    databases, `SQLITE_DBCONFIG_RESET_DATABASE` + `VACUUM`, checkpointing a page 1 that some
-//!    other tool wrote into the WAL.
+//! 2. a write that leaves the header's read version at anything but 2 fails with
+//!    `SQLITE_IOERR_WRITE` and a `walguard:` line through `sqlite3_log`, whether it goes to the
+//!    database file or, as a page-1 frame, to its WAL. This catches the paths that never send
+//!    the pragma to that file: an unprefixed pragma applied to ATTACHed databases,
+//!    `SQLITE_DBCONFIG_RESET_DATABASE` + `VACUUM`, a page 1 written into the WAL by a raw page
+//!    writer, a statement prepared before another connection switched the file to WAL. The
+//!    header is read from the database file for every such write; nothing remembered grants
+//!    one (`walguard_core::write_guard`).
 //!
-//! The write layer never refuses the two legitimate 2 -> 1 writes: the rollback of this
-//! connection's own uncommitted 1 -> 2 switch, and the playback of a hot journal that holds
-//! exactly the page being written (a crash in the middle of a 1 -> 2 switch).
+//! The write layer never refuses a restore: a write of the page-1 record of a rollback journal
+//! on disk (the rollback of a failed switch to WAL, the playback of a hot journal left by a
+//! crash in the middle of one).
 //!
 //! ## The deliberate path
 //! Open the file with the URI parameter `walguard=off` (`file:app.db?walguard=off`) to turn
@@ -33,8 +37,8 @@
 //! ## Layout
 //! - `walguard_core` (the `core/` crate): every decision, as plain Rust;
 //! - [`vfs`]: registration and the VFS methods;
-//! - [`file`]: how a main database file is guarded, and its io methods;
-//! - [`guard`]: the state of one guarded file and the two layers;
+//! - [`file`]: how a main database file and its WAL are guarded, and their io methods;
+//! - [`guard`]: one guarded file: layer 1, and the FFI side of layer 2;
 //! - [`connection`]: guarding the files the loading connection already has open;
 //! - [`sql`]: `walguard_status()` and `walguard_version()`;
 //! - [`config`], [`stats`]: the process default policy (`WALGUARD_POLICY`), the counters;

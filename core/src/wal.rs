@@ -19,7 +19,7 @@
 //! connection's frame there would be a new WAL generation, which this file starts writing
 //! with a new frame header before any page of it.
 
-use crate::header::WAL_READ_VERSION;
+use crate::header::{READ_VERSION_OFFSET, WAL_READ_VERSION};
 
 /// Bytes before the first frame.
 pub const WAL_HEADER_LEN: i64 = 32;
@@ -27,7 +27,7 @@ pub const WAL_HEADER_LEN: i64 = 32;
 pub const FRAME_HEADER_LEN: i64 = 24;
 
 /// Offset of byte 19 of a frame's page image from the frame's start.
-const BYTE_19_IN_FRAME: i64 = FRAME_HEADER_LEN + crate::header::READ_VERSION_OFFSET as i64;
+const BYTE_19_IN_FRAME: i64 = FRAME_HEADER_LEN + READ_VERSION_OFFSET as i64;
 
 /// What a write to the WAL puts at byte 19 of a page image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,10 +59,22 @@ impl Probe {
 }
 
 /// The frame geometry of one WAL file and the last frame header written through it.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct FrameTracker {
-    page_size: Option<i64>,
+    /// Bytes of a frame (header and page), once the page size is known.
+    frame_size: Option<i64>,
+    /// Offset and page number of the last frame header written through this file.
     last_header: Option<(i64, u32)>,
+    /// The same, laid out for [`routine`](Self::routine): where the last header's page starts,
+    /// and where the next frame's header would start (-1: no header seen).
+    page_offset: i64,
+    next_header: i64,
+}
+
+impl Default for FrameTracker {
+    fn default() -> FrameTracker {
+        FrameTracker { frame_size: None, last_header: None, page_offset: -1, next_header: -1 }
+    }
 }
 
 fn be32(bytes: &[u8]) -> u32 {
@@ -75,26 +87,62 @@ impl FrameTracker {
     pub fn learn(&mut self, wal_header: &[u8]) -> bool {
         let size = wal_header.get(8..12).map(be32).unwrap_or(0);
         let valid = (512..=65536).contains(&size) && size.is_power_of_two();
-        self.page_size = valid.then_some(i64::from(size));
+        self.frame_size = valid.then_some(i64::from(size) + FRAME_HEADER_LEN);
+        self.set_last_header(None);
         valid
+    }
+
+    fn set_last_header(&mut self, header: Option<(i64, u32)>) {
+        self.last_header = header;
+        (self.page_offset, self.next_header) = match (header, self.frame_size) {
+            (Some((at, _)), Some(frame_size)) => (at + FRAME_HEADER_LEN, at + frame_size),
+            _ => (-1, -1),
+        };
+    }
+
+    /// The hot path: is this write one of the two shapes of an append that cannot put a page 1
+    /// leaving WAL (the next frame's header, right after the last frame; a page other than
+    /// page 1, or a page 1 still saying WAL, right after its header)? Decided in a few
+    /// instructions, without a division; `false` means: ask [`observe`](Self::observe).
+    #[inline(always)]
+    pub fn routine(&mut self, offset: i64, data: &[u8]) -> bool {
+        if offset == self.page_offset && data.len() > READ_VERSION_OFFSET {
+            let page1 = self.last_header.is_some_and(|(_, page)| page == 1);
+            return !page1 || data[READ_VERSION_OFFSET] == WAL_READ_VERSION;
+        }
+        if offset == self.next_header && data.len() as i64 == FRAME_HEADER_LEN {
+            self.set_last_header(Some((offset, be32(data))));
+            return true;
+        }
+        false
     }
 
     /// Observe a write of `data` at `offset`, before it is made.
     pub fn observe(&mut self, offset: i64, data: &[u8]) -> Probe {
+        if let Some((header, page)) = self.last_header
+            && offset == self.page_offset
+            && data.len() > READ_VERSION_OFFSET
+        {
+            debug_assert_eq!(offset, header + FRAME_HEADER_LEN);
+            return Probe::Page { page, byte: data[READ_VERSION_OFFSET] };
+        }
+        self.observe_any(offset, data)
+    }
+
+    fn observe_any(&mut self, offset: i64, data: &[u8]) -> Probe {
         let end = offset + data.len() as i64;
         if offset < WAL_HEADER_LEN {
             // The WAL header: a new generation of frames starts.
-            self.last_header = None;
+            self.set_last_header(None);
             if offset == 0 && data.len() >= WAL_HEADER_LEN as usize {
                 self.learn(data);
             }
             return Probe::Nothing;
         }
-        let Some(page_size) = self.page_size else { return Probe::NeedPageSize };
-        let frame_size = page_size + FRAME_HEADER_LEN;
+        let Some(frame_size) = self.frame_size else { return Probe::NeedPageSize };
         let start_of = |at: i64| at - (at - WAL_HEADER_LEN) % frame_size;
         if data.len() as i64 == FRAME_HEADER_LEN && start_of(offset) == offset {
-            self.last_header = Some((offset, be32(data)));
+            self.set_last_header(Some((offset, be32(data))));
             return Probe::Nothing;
         }
         // The first byte 19 at or after `offset`; SQLite never writes more than one page at once.
@@ -154,7 +202,14 @@ mod tests {
         }
 
         fn write(&mut self, offset: i64, data: &[u8]) {
+            // The hot path first, as the VFS does; a routine write must not be a page 1 that
+            // leaves WAL, which the full probe below checks against the truth.
+            let mut fast = self.tracker;
+            let routine = fast.routine(offset, data);
             let probe = self.tracker.observe(offset, data);
+            if routine {
+                self.tracker = fast;
+            }
             let resolved = match probe {
                 Probe::Nothing => None,
                 Probe::NeedPageSize => panic!("the WAL header was written through the tracker"),
@@ -186,6 +241,9 @@ mod tests {
                 }
             }
             assert_eq!(resolved, truth, "write of {} bytes at {offset}", data.len());
+            if routine {
+                assert!(!matches!(truth, Some((1, byte)) if byte != WAL_READ_VERSION), "a routine write left WAL at {offset}");
+            }
             if let Some(seen) = resolved {
                 self.seen.push(seen);
             }

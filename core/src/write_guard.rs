@@ -87,8 +87,8 @@ pub struct FileGuard {
     checkpoint_refused: bool,
     /// The last checkpoint that ended was refused a page 1 (reported by `PRAGMA walguard`).
     wal_poisoned: bool,
-    /// The pragma layer let a downgrade through (warn, off) and reported it; the header write
-    /// that follows is the same event. Affects logging only.
+    /// The pragma layer let a downgrade through (warn, off) and reported it; the next header
+    /// decision is the same event and is not reported again. Affects logging only.
     downgrade_reported: bool,
 }
 
@@ -142,11 +142,6 @@ impl FileGuard {
     /// The pragma layer let a downgrade through and reported it (policies warn and off).
     pub fn downgrade_reported_by_pragma(&mut self) {
         self.downgrade_reported = true;
-    }
-
-    /// A transaction committed (`SQLITE_FCNTL_COMMIT_PHASETWO`).
-    pub fn committed(&mut self) {
-        self.downgrade_reported = false;
     }
 
     /// `SQLITE_FCNTL_CKPT_START`.
@@ -277,9 +272,6 @@ mod tests {
         let mut disk = FixedDisk::new(HeaderFormat::Wal, false);
         guard.downgrade_reported_by_pragma();
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: false }));
-        assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: true }));
-        guard.downgrade_reported_by_pragma();
-        guard.committed();
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: true }));
         // Under enforce the flag changes nothing: a refusal is a refusal.
         let mut guard = FileGuard::new(Policy::Enforce);

@@ -86,9 +86,6 @@ impl Guard for Current {
             Verdict::Pass | Verdict::Restore | Verdict::Warned { .. } | Verdict::Deliberate { .. } => true,
         }
     }
-    fn committed(&mut self) {
-        self.0.committed();
-    }
     fn checkpoint(&mut self, started: bool) {
         if started { self.0.checkpoint_started() } else { self.0.checkpoint_done() }
     }

@@ -252,11 +252,11 @@ fn a_connection_that_never_loaded_walguard_shares_the_wal() {
     assert_eq!(header(&path), WAL);
 }
 
-/// The header walguard remembers must never hide a switch made by another connection: a
-/// guarded connection that last saw `aux.db` in rollback mode, after an unguarded connection
-/// switched it to WAL, must still refuse to write it back to rollback.
+/// A switch made by another connection is never hidden from the guard: a guarded connection
+/// that last saw `aux.db` in rollback mode, after an unguarded connection switched it to WAL,
+/// must still refuse to write it back to rollback (the guard reads the header on disk).
 #[test]
-fn remembered_header_follows_a_switch_by_another_connection() {
+fn a_switch_by_another_connection_is_seen() {
     let dir = setup();
     let aux = dir.path().join("aux.db");
     {
@@ -266,7 +266,7 @@ fn remembered_header_follows_a_switch_by_another_connection() {
     }
     let guarded = open(&dir.path().join("main.db"));
     guarded.execute("ATTACH ?1 AS aux", [aux.to_str().unwrap()]).unwrap();
-    // The guarded connection reads and writes aux in rollback mode: it remembers "rollback".
+    // The guarded connection reads and writes aux in rollback mode.
     guarded.execute_batch("INSERT INTO aux.t VALUES(11, ''); SELECT count(*) FROM aux.t;").unwrap();
     assert_eq!(header(&aux), ROLLBACK);
 
@@ -281,8 +281,7 @@ fn remembered_header_follows_a_switch_by_another_connection() {
     // since) and writes nothing: the file stays WAL.
     assert_eq!(run_to_end(&guarded, "PRAGMA journal_mode=DELETE").unwrap(), ["delete"]);
     assert_eq!(header(&aux), WAL);
-    // Its next read sees WAL (re-reading page 1, which walguard remembers); from then on a
-    // downgrade is a real one, and refused.
+    // Its next read sees WAL; from then on a downgrade is a real one, and refused.
     let n: i64 = guarded.query_row("SELECT count(*) FROM aux.t", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 20);
     let err = run_to_end(&guarded, "PRAGMA journal_mode=DELETE").unwrap_err();
@@ -292,7 +291,7 @@ fn remembered_header_follows_a_switch_by_another_connection() {
     assert_eq!(n, 20);
     guarded.execute_batch("DETACH aux").unwrap();
 
-    // The same through RESET_DATABASE + VACUUM on a connection that remembered "rollback".
+    // The same through RESET_DATABASE + VACUUM on a connection that last saw "rollback".
     let path = dir.path().join("reset.db");
     let conn = open(&path);
     conn.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
