@@ -52,7 +52,8 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
             warn(&format!("cannot guard schema {schema_name}: its file is not open"), &path_text);
             return;
         }
-        match file::adopt(file, vfs, path) {
+        let read_only = ffi::sqlite3_db_readonly(db, schema) == 1;
+        match file::adopt(file, vfs, path, db, read_only) {
             Ok(policy) => sqlite::log(
                 ffi::SQLITE_NOTICE,
                 &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),

@@ -32,7 +32,7 @@ use walguard_core::header::READ_VERSION_OFFSET;
 use walguard_core::wal::{FrameTracker, Probe, WAL_HEADER_LEN};
 
 use crate::config;
-use crate::guard::Guard;
+use crate::guard::{Connection, Guard};
 use crate::sqlite;
 
 /// What a guarded file's `pMethods` points to.
@@ -93,7 +93,12 @@ pub unsafe fn open(
         if policy == Policy::Off {
             sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
         }
-        install(file, Guard::new(file, (*file).pMethods, lower_vfs, name, policy));
+        let mut guard = Guard::new(file, (*file).pMethods, lower_vfs, name, policy);
+        let read_only = flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && *out_flags & ffi::SQLITE_OPEN_READONLY != 0);
+        if read_only {
+            guard.opened_read_only();
+        }
+        install(file, guard);
         ffi::SQLITE_OK
     }
 }
@@ -115,10 +120,16 @@ pub enum NotAdopted {
 /// such a file fails, but this one is open already, and leaving it unguarded would be worse.
 ///
 /// # Safety
-/// `file` is an open main database file of a connection whose mutex the caller holds (no
+/// `file` is an open main database file of connection `db`, whose mutex the caller holds (no
 /// call on the file is in progress); `vfs` opened it; `path` is its filename as SQLite keeps
 /// it (valid until the file is closed).
-pub unsafe fn adopt(file: *mut ffi::sqlite3_file, vfs: *mut ffi::sqlite3_vfs, path: *const c_char) -> Result<Policy, NotAdopted> {
+pub unsafe fn adopt(
+    file: *mut ffi::sqlite3_file,
+    vfs: *mut ffi::sqlite3_vfs,
+    path: *const c_char,
+    db: *mut ffi::sqlite3,
+    read_only: bool,
+) -> Result<Policy, NotAdopted> {
     // SAFETY: the caller vouches that `file` is open, so pMethods is a valid table.
     let lower = unsafe { &*(*file).pMethods };
     if lower.xClose.is_some_and(|f| std::ptr::fn_addr_eq(f, close as unsafe extern "C" fn(_) -> _)) {
@@ -134,7 +145,13 @@ pub unsafe fn adopt(file: *mut ffi::sqlite3_file, vfs: *mut ffi::sqlite3_vfs, pa
     });
     // SAFETY: the caller vouches for `file`, `vfs` and `path`; it holds the connection's
     // mutex, so nothing uses the table while it is swapped.
-    unsafe { install(file, Guard::new(file, lower, vfs, path, policy)) };
+    let mut guard = unsafe { Guard::new(file, lower, vfs, path, policy) };
+    guard.used_by(Connection::Handle(db));
+    if read_only {
+        guard.opened_read_only();
+    }
+    // SAFETY: as above.
+    unsafe { install(file, guard) };
     Ok(policy)
 }
 
@@ -225,9 +242,11 @@ unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: 
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         match op {
-            ffi::SQLITE_FCNTL_PRAGMA | ffi::SQLITE_FCNTL_VFSNAME | ffi::SQLITE_FCNTL_CKPT_START | ffi::SQLITE_FCNTL_CKPT_DONE => {
-                intercepted_file_control(guard(file), op, arg)
-            }
+            ffi::SQLITE_FCNTL_PRAGMA
+            | ffi::SQLITE_FCNTL_VFSNAME
+            | ffi::SQLITE_FCNTL_CKPT_START
+            | ffi::SQLITE_FCNTL_CKPT_DONE
+            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(guard(file), op, arg),
             _ => guard(file).file_control(op, arg), // the hot path: a tail call
         }
     }
@@ -249,7 +268,8 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
             }
             ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
             ffi::SQLITE_FCNTL_CKPT_START => g.checkpoint_started(),
-            _ => g.checkpoint_done(),
+            ffi::SQLITE_FCNTL_CKPT_DONE => g.checkpoint_done(),
+            _ => g.used_by(Connection::Slot(arg.cast_const().cast())),
         }
         g.file_control(op, arg)
     }

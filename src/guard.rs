@@ -16,7 +16,7 @@ use libsqlite3_sys as ffi;
 use walguard_core::header::{HEADER_LEN, written_read_version};
 use walguard_core::journal::{JournalSource, journal_restores_page1};
 use walguard_core::{
-    Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
+    Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
     is_journal_mode_pragma, resolve_journal_mode,
 };
 
@@ -29,6 +29,21 @@ pub struct Guard {
     pub lower: LowerDb,
     /// The header guard's state machine.
     state: FileGuard,
+    /// The connection using the file, for layer 1's view of its transaction and settings.
+    connection: Connection,
+    /// This connection cannot write the file (read-only, `immutable=1`, `nolock=1`).
+    cannot_write: bool,
+}
+
+/// How a guarded file finds the connection that uses it.
+#[derive(Clone, Copy)]
+pub enum Connection {
+    Unknown,
+    /// `SQLITE_FCNTL_PDB`: the btree's connection slot, which SQLite points at the connection
+    /// in use (`sqlite3BtreeEnter`) before it sends the file a file-control.
+    Slot(*const *mut ffi::sqlite3),
+    /// The connection that loaded walguard and adopted the file.
+    Handle(*mut ffi::sqlite3),
 }
 
 /// A guarded database file as the lower VFS opened it: what the state machine asks of the
@@ -54,7 +69,53 @@ impl Guard {
         path: *const c_char,
         policy: Policy,
     ) -> Guard {
-        Guard { lower: LowerDb { file, methods, vfs, path }, state: FileGuard::new(policy) }
+        // SAFETY: `path` is a database filename as SQLite passed it to xOpen, which
+        // sqlite3_uri_boolean accepts.
+        let nolock =
+            unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) };
+        Guard {
+            lower: LowerDb { file, methods, vfs, path },
+            state: FileGuard::new(policy),
+            connection: Connection::Unknown,
+            cannot_write: nolock != 0,
+        }
+    }
+
+    /// The file was opened read-only for this connection.
+    pub fn opened_read_only(&mut self) {
+        self.cannot_write = true;
+    }
+
+    /// `SQLITE_FCNTL_PDB`, or adoption by the loading connection.
+    pub fn used_by(&mut self, connection: Connection) {
+        self.connection = connection;
+    }
+
+    /// The connection that is using the file now, when known.
+    fn connection(&self) -> Option<*mut ffi::sqlite3> {
+        let db = match self.connection {
+            Connection::Unknown => return None,
+            // SAFETY: the slot is a field of the btree that owns this file's pager, which lives
+            // until the file is closed.
+            Connection::Slot(slot) => unsafe { *slot },
+            Connection::Handle(db) => db,
+        };
+        (!db.is_null()).then_some(db)
+    }
+
+    /// What, besides the header, decides whether SQLite itself would leave WAL.
+    fn pragma_context(&self) -> PragmaContext {
+        let (in_transaction, defensive) = match self.connection() {
+            // SAFETY: the connection is live (it is preparing the statement that sent the
+            // file-control); both calls only read its state (its mutex is recursive).
+            Some(db) => unsafe {
+                let mut defensive = 0;
+                let rc = ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_DEFENSIVE, -1, &mut defensive);
+                (ffi::sqlite3_get_autocommit(db) == 0, rc == ffi::SQLITE_OK && defensive != 0)
+            },
+            None => (false, false),
+        };
+        PragmaContext { in_transaction, defensive, cannot_write: self.cannot_write }
     }
 
     pub fn policy(&self) -> Policy {
@@ -221,7 +282,7 @@ impl Guard {
         let on_disk = self.lower.database_header().ok()?;
         let mode = mode.name().to_ascii_uppercase();
         let path = self.path_lossy();
-        match decide_pragma(self.policy(), request, on_disk) {
+        match decide_pragma(self.policy(), request, on_disk, self.pragma_context()) {
             PragmaVerdict::Allow => {
                 if self.policy() == Policy::Off && on_disk == HeaderFormat::Wal {
                     self.state.downgrade_reported_by_pragma();

@@ -29,7 +29,9 @@ pub enum HeaderFormat {
     Rollback,
     /// Read version 2: write-ahead log.
     Wal,
-    /// A header with a read version SQLite itself refuses to open (above 2).
+    /// A header SQLite itself refuses to open (`SQLITE_NOTADB`): a read version above 2, a
+    /// page size that is not a power of two from 512 to 65536, or payload fractions other than
+    /// 64, 32, 32 (`lockBtree` in btree.c).
     Other,
 }
 
@@ -37,9 +39,14 @@ impl HeaderFormat {
     /// Classify the first bytes of a database file. `bytes` must start at offset 0.
     pub fn parse(bytes: &[u8]) -> HeaderFormat {
         match bytes.get(..HEADER_LEN) {
-            // A fixed-size comparison: two word compares, not a memcmp call (this runs on
-            // every page-1 write of a rollback-mode commit).
-            Some(header) if header[..16] == MAGIC[..] => Self::from_read_version(header[READ_VERSION_OFFSET]),
+            // Fixed-size comparisons: word compares, not memcmp calls (this runs on every
+            // page-1 write of a rollback-mode commit).
+            Some(header) if header[..16] == MAGIC[..] => {
+                let page_size = u32::from(u16::from_be_bytes([header[16], header[17]]));
+                let page_size = if page_size == 1 { 65536 } else { page_size };
+                let well_formed = header[21..24] == [64, 32, 32] && (512..=65536).contains(&page_size) && page_size.is_power_of_two();
+                if well_formed { Self::from_read_version(header[READ_VERSION_OFFSET]) } else { HeaderFormat::Other }
+            }
             _ => HeaderFormat::Absent,
         }
     }
@@ -71,9 +78,26 @@ mod tests {
     fn header(read_version: u8) -> Vec<u8> {
         let mut h = vec![0u8; 4096];
         h[..16].copy_from_slice(MAGIC);
+        h[16..18].copy_from_slice(&4096u16.to_be_bytes());
         h[18] = read_version;
         h[19] = read_version;
+        h[21..24].copy_from_slice(&[64, 32, 32]);
         h
+    }
+
+    #[test]
+    fn a_malformed_header_is_one_sqlite_refuses() {
+        assert_eq!(HeaderFormat::parse(&header(2)), HeaderFormat::Wal);
+        let mut h = header(2);
+        h[16..18].copy_from_slice(&1000u16.to_be_bytes());
+        assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Other, "page size not a power of two");
+        h[16..18].copy_from_slice(&1u16.to_be_bytes());
+        assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Wal, "1 means 65536");
+        h[16..18].copy_from_slice(&256u16.to_be_bytes());
+        assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Other, "below 512");
+        let mut h = header(2);
+        h[21] = 63;
+        assert_eq!(HeaderFormat::parse(&h), HeaderFormat::Other, "payload fraction");
     }
 
     #[test]
@@ -107,12 +131,18 @@ mod tests {
     proptest::proptest! {
         /// Any bytes at all: no panic, and WAL exactly when SQLite would open the file as WAL.
         #[test]
-        fn parse_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), magic in proptest::prelude::any::<bool>()) {
+        fn parse_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), magic in proptest::prelude::any::<bool>(), fields in proptest::prelude::any::<bool>()) {
             let mut bytes = bytes;
             if magic && bytes.len() >= 16 {
                 bytes[..16].copy_from_slice(MAGIC);
             }
-            let wal = bytes.len() >= 100 && bytes.starts_with(MAGIC) && bytes[19] == 2;
+            if fields && bytes.len() >= 24 {
+                bytes[16..18].copy_from_slice(&1024u16.to_be_bytes());
+                bytes[21..24].copy_from_slice(&[64, 32, 32]);
+            }
+            let size = bytes.get(16..18).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))).map(|s| if s == 1 { 65536 } else { s });
+            let size_ok = size.is_some_and(|s| (512..=65536).contains(&s) && s.is_power_of_two());
+            let wal = bytes.len() >= 100 && bytes.starts_with(MAGIC) && bytes[19] == 2 && bytes[21..24] == [64, 32, 32] && size_ok;
             proptest::prop_assert_eq!(HeaderFormat::parse(&bytes) == HeaderFormat::Wal, wal);
         }
 

@@ -18,6 +18,6 @@ pub mod wal;
 pub mod write_guard;
 
 pub use header::HeaderFormat;
-pub use policy::{Policy, PragmaVerdict, decide_pragma};
+pub use policy::{Policy, PragmaContext, PragmaVerdict, decide_pragma};
 pub use pragma::{JournalMode, JournalModeRequest, is_journal_mode_pragma, resolve_journal_mode};
 pub use write_guard::{Disk, FileGuard, Refusal, Target, Verdict};

@@ -5,7 +5,7 @@
 //! and the write of a header that leaves WAL (decided by [`crate::write_guard`]).
 
 use crate::header::HeaderFormat;
-use crate::pragma::JournalModeRequest;
+use crate::pragma::{JournalMode, JournalModeRequest};
 
 /// How loud the guard is for one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,12 +61,32 @@ pub enum PragmaVerdict {
     Warn,
 }
 
+/// What, besides the header, decides whether SQLite itself would leave WAL. Wherever it would
+/// not, walguard lets the pragma through and SQLite gives its own answer: a false refusal
+/// breaks an application as surely as a missed downgrade corrupts a database. (Where this is
+/// wrong, layer 2 still refuses the header write.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PragmaContext {
+    /// The connection is inside a transaction (`sqlite3_get_autocommit` is 0): `OP_JournalMode`
+    /// then either fails ("cannot change out of wal mode from within a transaction") or, once
+    /// the transaction has written, answers the current mode.
+    pub in_transaction: bool,
+    /// `SQLITE_DBCONFIG_DEFENSIVE` is on: `journal_mode=OFF` is a query (pragma.c).
+    pub defensive: bool,
+    /// The file cannot be written through this connection: opened read-only (`mode=ro`, a
+    /// read-only file), `immutable=1` (SQLite answers and writes nothing) or `nolock=1`.
+    pub cannot_write: bool,
+}
+
 /// Decide a `PRAGMA journal_mode` request for a file whose header currently says `on_disk`.
-pub fn decide_pragma(policy: Policy, request: JournalModeRequest, on_disk: HeaderFormat) -> PragmaVerdict {
+pub fn decide_pragma(policy: Policy, request: JournalModeRequest, on_disk: HeaderFormat, context: PragmaContext) -> PragmaVerdict {
     let JournalModeRequest::Set(mode) = request else {
         return PragmaVerdict::Allow;
     };
-    if !mode.is_rollback() {
+    if !mode.is_rollback() || (context.defensive && mode == JournalMode::Off) {
+        return PragmaVerdict::Allow;
+    }
+    if on_disk == HeaderFormat::Wal && (context.in_transaction || context.cannot_write) {
         return PragmaVerdict::Allow;
     }
     match (policy, on_disk) {
@@ -82,7 +102,6 @@ pub fn decide_pragma(policy: Policy, request: JournalModeRequest, on_disk: Heade
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pragma::JournalMode;
     use proptest::prelude::*;
 
     const FORMATS: [HeaderFormat; 4] = [HeaderFormat::Absent, HeaderFormat::Rollback, HeaderFormat::Wal, HeaderFormat::Other];
@@ -106,9 +125,9 @@ mod tests {
     fn enforce_refuses_every_rollback_mode_on_wal_files_only() {
         for mode in JournalMode::ALL {
             let expected = if mode.is_rollback() { PragmaVerdict::Refuse } else { PragmaVerdict::Allow };
-            assert_eq!(decide_pragma(Policy::Enforce, set(mode), HeaderFormat::Wal), expected);
+            assert_eq!(decide_pragma(Policy::Enforce, set(mode), HeaderFormat::Wal, PragmaContext::default()), expected);
             for format in [HeaderFormat::Absent, HeaderFormat::Rollback, HeaderFormat::Other] {
-                assert_eq!(decide_pragma(Policy::Enforce, set(mode), format), PragmaVerdict::Allow);
+                assert_eq!(decide_pragma(Policy::Enforce, set(mode), format, PragmaContext::default()), PragmaVerdict::Allow);
             }
         }
     }
@@ -117,8 +136,8 @@ mod tests {
     fn queries_and_wal_requests_always_pass() {
         for policy in Policy::ALL {
             for format in FORMATS {
-                assert_eq!(decide_pragma(policy, JournalModeRequest::Query, format), PragmaVerdict::Allow);
-                assert_eq!(decide_pragma(policy, set(JournalMode::Wal), format), PragmaVerdict::Allow);
+                assert_eq!(decide_pragma(policy, JournalModeRequest::Query, format, PragmaContext::default()), PragmaVerdict::Allow);
+                assert_eq!(decide_pragma(policy, set(JournalMode::Wal), format, PragmaContext::default()), PragmaVerdict::Allow);
             }
         }
     }
@@ -126,16 +145,34 @@ mod tests {
     #[test]
     fn each_policy_on_a_wal_file() {
         let delete = set(JournalMode::Delete);
-        assert_eq!(decide_pragma(Policy::Keep, delete, HeaderFormat::Wal), PragmaVerdict::Keep);
-        assert_eq!(decide_pragma(Policy::Warn, delete, HeaderFormat::Wal), PragmaVerdict::Warn);
-        assert_eq!(decide_pragma(Policy::Strict, delete, HeaderFormat::Wal), PragmaVerdict::Refuse);
-        assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Wal), PragmaVerdict::Allow);
+        assert_eq!(decide_pragma(Policy::Keep, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Keep);
+        assert_eq!(decide_pragma(Policy::Warn, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Warn);
+        assert_eq!(decide_pragma(Policy::Strict, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Refuse);
+        assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Allow);
+    }
+
+    #[test]
+    fn where_sqlite_itself_stays_in_wal_the_pragma_goes_through() {
+        let delete = set(JournalMode::Delete);
+        for policy in [Policy::Enforce, Policy::Keep, Policy::Strict, Policy::Warn] {
+            let in_transaction = PragmaContext { in_transaction: true, ..PragmaContext::default() };
+            let cannot_write = PragmaContext { cannot_write: true, ..PragmaContext::default() };
+            let defensive = PragmaContext { defensive: true, ..PragmaContext::default() };
+            assert_eq!(decide_pragma(policy, delete, HeaderFormat::Wal, in_transaction), PragmaVerdict::Allow);
+            assert_eq!(decide_pragma(policy, delete, HeaderFormat::Wal, cannot_write), PragmaVerdict::Allow);
+            assert_eq!(decide_pragma(policy, set(JournalMode::Off), HeaderFormat::Wal, defensive), PragmaVerdict::Allow, "a query");
+        }
+        let defensive = PragmaContext { defensive: true, ..PragmaContext::default() };
+        assert_eq!(decide_pragma(Policy::Enforce, delete, HeaderFormat::Wal, defensive), PragmaVerdict::Refuse, "only OFF is a query");
+        // Strict still wants WAL everywhere: a rollback file inside a transaction is refused.
+        let in_transaction = PragmaContext { in_transaction: true, ..PragmaContext::default() };
+        assert_eq!(decide_pragma(Policy::Strict, delete, HeaderFormat::Rollback, in_transaction), PragmaVerdict::Refuse);
     }
 
     #[test]
     fn strict_refuses_rollback_modes_everywhere() {
         for format in FORMATS {
-            assert_eq!(decide_pragma(Policy::Strict, set(JournalMode::Truncate), format), PragmaVerdict::Refuse);
+            assert_eq!(decide_pragma(Policy::Strict, set(JournalMode::Truncate), format, PragmaContext::default()), PragmaVerdict::Refuse);
         }
     }
 
@@ -150,7 +187,7 @@ mod tests {
         /// Outside `strict`, a pragma is only ever stopped on a file whose header says WAL.
         #[test]
         fn pragma_interference_needs_a_wal_header(policy in any_policy(), on_disk in any_format(), mode in 0usize..6) {
-            let verdict = decide_pragma(policy, set(JournalMode::ALL[mode]), on_disk);
+            let verdict = decide_pragma(policy, set(JournalMode::ALL[mode]), on_disk, PragmaContext::default());
             if policy != Policy::Strict && on_disk != HeaderFormat::Wal {
                 prop_assert_eq!(verdict, PragmaVerdict::Allow);
             }

@@ -43,6 +43,8 @@ struct Files {
 fn page1(byte: u8) -> Vec<u8> {
     let mut page = vec![0u8; 512];
     page[..16].copy_from_slice(MAGIC);
+    page[16..18].copy_from_slice(&512u16.to_be_bytes());
+    page[21..24].copy_from_slice(&[64, 32, 32]);
     page[18] = byte;
     page[19] = byte;
     page
