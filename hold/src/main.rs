@@ -476,9 +476,37 @@ impl Lock {
 /// POSIX locks from `/proc/locks`, lines like
 /// `1: POSIX  ADVISORY  READ 4242 08:02:1234567 1073741826 1073742335`; blocked requests
 /// (`1: -> POSIX ...`) are not locks yet and are skipped.
+///
+/// The kernel walks its lock list again at each `read`, from the index where the last one
+/// stopped; when locks elsewhere come and go in between (other processes, other containers:
+/// their lines are hidden from us but still counted), a line can be skipped, never invented.
+/// So: large reads (each one is a consistent walk of up to a page of lines), and the union
+/// of three passes. Duplicates do no harm to the callers, which only ask "is there one".
 fn proc_locks() -> io::Result<Vec<Lock>> {
-    let text = fs::read_to_string("/proc/locks")?;
-    Ok(text.lines().filter_map(parse_lock).collect())
+    let mut locks = Vec::new();
+    for pass in 0..3 {
+        if pass > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut file = fs::File::open("/proc/locks")?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n = 0;
+        loop {
+            if n == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
+            match file.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        locks.extend(
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .filter_map(parse_lock),
+        );
+    }
+    Ok(locks)
 }
 
 fn parse_lock(line: &str) -> Option<Lock> {
