@@ -343,8 +343,9 @@ fn attach(
         Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open it: {e}"))?;
     let fail = |what: &str, e: rusqlite::Error| format!("{what}: {e}");
     // As a pragma: rusqlite's busy_timeout() needs sqlite3_set_clientdata (3.44), and the
-    // system SQLite may be older (Debian 12: 3.40.1).
-    conn.pragma_update(None, "busy_timeout", 2000)
+    // system SQLite may be older (Debian 12: 3.40.1). Short: one busy file must not delay
+    // the checks of the others, nor the answer to SIGTERM, by much.
+    conn.pragma_update(None, "busy_timeout", 500)
         .map_err(|e| fail("busy_timeout", e))?;
     if conn.is_readonly("main").unwrap_or(false) {
         return Err("it can only be opened read-only (the holder needs write access to the file and its directory)".into());
