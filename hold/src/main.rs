@@ -37,6 +37,7 @@ const SHARED_FIRST: u64 = 0x4000_0002;
 const SHARED_LAST: u64 = SHARED_FIRST + 510 - 1;
 /// What the kernel reports as the holder's `comm` (its executable's name).
 const COMM: &str = "walguard-hold";
+const MISSING: &str = "it does not exist; waiting for it to appear (--ensure-wal creates it)";
 
 const USAGE: &str = "\
 usage: walguard-hold [--ensure-wal] [--interval SECONDS] DB...
@@ -253,6 +254,8 @@ fn check(t: &mut Target, ensure_wal: bool, held_inodes: &mut Vec<(u64, u64)>) {
     let path = t.path.clone();
     if let Some(h) = &t.held {
         match fs::metadata(&path) {
+            // The held inode cannot be reused by another file while our connection keeps it
+            // open, so an equal (dev, ino) is the same file.
             Ok(m) if (m.dev(), m.ino()) == (h.dev, h.ino) => return,
             Ok(m) => {
                 let (old, new) = (h.ino, m.ino());
@@ -269,11 +272,12 @@ fn check(t: &mut Target, ensure_wal: bool, held_inodes: &mut Vec<(u64, u64)>) {
                 let h = t.held.take().unwrap();
                 held_inodes.retain(|&x| x != (h.dev, h.ino));
                 release(&path, h);
-                t.last = format!(
+                log(&format!(
                     "{} was deleted: released; waiting for it to reappear",
                     path.display()
-                );
-                log(&t.last);
+                ));
+                // What the next checks will find, already said: not logged again.
+                t.last = format!("not holding {}: {MISSING}", path.display());
                 return;
             }
             // A transient error (say EACCES on a parent while permissions change): keep holding.
@@ -322,11 +326,7 @@ fn attach(
     let convert = match kind {
         Kind::Wal => false,
         Kind::Missing | Kind::Empty | Kind::Rollback if ensure_wal => true,
-        Kind::Missing => {
-            return Err(
-                "it does not exist; waiting for it to appear (--ensure-wal creates it)".into(),
-            );
-        }
+        Kind::Missing => return Err(MISSING.into()),
         Kind::Empty | Kind::Rollback => {
             return Err(format!(
                 "it {}; holding only WAL files (--ensure-wal switches it)",

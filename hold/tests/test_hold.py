@@ -72,8 +72,8 @@ class Holder:
         self.log_path = tempfile.mktemp(prefix="walguard-hold.", suffix=".log", dir=LOGS)
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen([HOLD, "--interval", INTERVAL, *args], stderr=self.log_file)
-        if wait_for is not None:
-            self.wait_log(wait_for)
+        if wait_for is not None and not self.wait_log(wait_for):
+            check(f"walguard-hold {' '.join(args)} logs {wait_for!r}", False, *self.log())
 
     def log(self):
         with open(self.log_path) as f:
