@@ -252,6 +252,12 @@ def test_kill_and_signals(work):
     h.stop(signal.SIGKILL)
     code, out = status(db)
     check("--status after SIGKILL: not held, exit 1", code == 1 and out.startswith("not held"), out)
+    other = sqlite3.connect(db)
+    other.execute("SELECT count(*) FROM t").fetchone()  # an ordinary WAL reader's SHARED lock
+    code, out = status(db)
+    other.close()
+    check("--status counts only walguard-hold's locks, not another process's WAL connection",
+          code == 1 and out.startswith("not held"), out)
     out = run_client(["/usr/bin/python3", "-c", PY], db, "delete")
     check("after SIGKILL of the holder the locks are gone: the downgrade goes through (header 1,1)",
           "switched delete" in out and header(db) == (1, 1), out, f"header {header(db)}")
