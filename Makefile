@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build test test-core test-sql test-host test-python test-loading test-clients test-stress test-dist test-deploy dist install uninstall readme memcheck bench sqlite-suite stress deps deps-test clean
+.PHONY: all build test test-core test-sql test-host test-python test-loading test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
 
 all: build
 
@@ -21,6 +21,10 @@ build: deps
 	$(CARGO) build --release -p walguard -p walguard-preload
 	install -m 755 target/release/$(LIB) $(LIB)
 	install -m 755 target/release/libwalguard_preload.so libwalguard_preload.so
+	@# Its own invocation: walguard-hold's libsqlite3-sys features (system library, through
+	@# rusqlite) must not be unified with the extension's `loadable_extension`.
+	$(CARGO) build --release -p walguard-hold
+	install -m 755 target/release/walguard-hold walguard-hold
 
 # Each suite prints its own count; the summary at the end says which suites passed.
 test: build deps-test
@@ -49,15 +53,22 @@ test-stress: build deps-test
 	/usr/bin/python3 stress/run.py 3
 
 # Install for a whole host: the extension (also as walguard.so, for `.load walguard`), the
-# LD_PRELOAD library, and Python's sitecustomize. Honours PREFIX and DESTDIR.
+# LD_PRELOAD library, Python's sitecustomize, the walguard-hold binary and its systemd
+# template unit (pointing at the installed binary). Honours PREFIX and DESTDIR.
 PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+HOLD_UNIT = walguard-hold@.service
 INSTALLED = $(DESTDIR)$(PREFIX)/lib/libwalguard.so $(DESTDIR)$(PREFIX)/lib/walguard.so \
-	$(DESTDIR)$(PREFIX)/lib/libwalguard_preload.so $(DESTDIR)$(PREFIX)/share/walguard/python/sitecustomize.py
+	$(DESTDIR)$(PREFIX)/lib/libwalguard_preload.so $(DESTDIR)$(PREFIX)/share/walguard/python/sitecustomize.py \
+	$(DESTDIR)$(PREFIX)/bin/walguard-hold $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT)
 install: build
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/walguard/python
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/walguard/python $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
 	install -m 755 $(LIB) libwalguard_preload.so $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libwalguard.so $(DESTDIR)$(PREFIX)/lib/walguard.so
 	install -m 644 deploy/python/sitecustomize.py $(DESTDIR)$(PREFIX)/share/walguard/python/
+	install -m 755 walguard-hold $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/hold/$(HOLD_UNIT) > $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp
+	chmod 644 $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp && mv -f $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT)
 	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
@@ -78,6 +89,19 @@ dist: build
 test-dist: dist deps-test
 	scripts/ensure-clients.sh
 	packages/test-dist.sh
+
+# walguard-hold against clients that never load walguard: every rollback mode refused,
+# checkpoints, exclusive locking, SIGKILL, replaced files, --ensure-wal, the unit file, and
+# the seed story with half the workers unguarded (3 s, and its control without the holder).
+test-hold: build deps-test
+	scripts/ensure-clients.sh
+	$(CARGO) test -q -p walguard-hold
+	/usr/bin/python3 hold/tests/test_hold.py
+	/usr/bin/python3 stress/run.py 3 --hold
+
+# Commit latency and open/close cost with and without a holder, and the holder's memory.
+bench-hold: build deps-test
+	/usr/bin/python3 hold/tests/bench_hold.py
 
 # The README's client snippets, run by each client, and the README kept equal to them.
 test-clients: build deps-test
@@ -109,8 +133,9 @@ sqlite-suite: build
 STRESS_SECONDS ?= 60
 stress: build deps-test
 	/usr/bin/python3 stress/run.py $(STRESS_SECONDS)
+	/usr/bin/python3 stress/run.py $(STRESS_SECONDS) --hold
 	WALGUARD_LIB=$(CURDIR)/$(LIB) WALGUARD_FULL_FAULTS=1 $(CARGO) test -p walguard-host-tests --test faults -- --nocapture
 
 clean:
 	$(CARGO) clean
-	rm -f $(LIB)
+	rm -f $(LIB) libwalguard_preload.so walguard-hold

@@ -39,10 +39,17 @@ harmless() {
 }
 
 make -s -C "$root" install DESTDIR="$dest" PREFIX=/usr >/dev/null
-for f in "$lib/libwalguard.so" "$lib/walguard.so" "$lib/libwalguard_preload.so" "$dest/usr/share/walguard/python/sitecustomize.py"; do
+for f in "$lib/libwalguard.so" "$lib/walguard.so" "$lib/libwalguard_preload.so" "$dest/usr/share/walguard/python/sitecustomize.py" \
+  "$dest/usr/bin/walguard-hold" "$lib/systemd/system/walguard-hold@.service"; do
   [ -e "$f" ] || bad "make install" "missing $f"
 done
-ok "make install puts the libraries and sitecustomize under DESTDIR/PREFIX"
+ok "make install puts the libraries, sitecustomize, walguard-hold and its unit under DESTDIR/PREFIX"
+if grep -qx 'ExecStart=/usr/bin/walguard-hold $WALGUARD_HOLD_ARGS %f' "$lib/systemd/system/walguard-hold@.service" \
+  && "$dest/usr/bin/walguard-hold" --version | grep -q '^walguard-hold '; then
+  ok "installed walguard-hold runs, and its unit starts it from PREFIX/bin"
+else
+  bad "installed walguard-hold" "$(grep ExecStart "$lib/systemd/system/walguard-hold@.service")"
+fi
 
 guarded "installed: .load walguard by name" env LD_LIBRARY_PATH="$lib" sqlite3 :memory: -cmd '.load walguard' -cmd '.open app.db' 'PRAGMA journal_mode=DELETE'
 preload=(env LD_PRELOAD="$lib/libwalguard_preload.so")

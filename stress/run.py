@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The seed story as a multi-process stress test.
 
-  stress/run.py SECONDS [--control-seconds N]
+  stress/run.py SECONDS [--control-seconds N] [--hold]
 
 PROCESSES worker processes (stress/worker.py) share one WAL database, every one of them
 through walguard: some set WAL on every connect, some "fall back" to DELETE on every
@@ -14,6 +14,11 @@ every logged id is in the database.
 
 The same run without walguard (the control) must show downgrades happening, or the test
 could not tell a guard from no guard: the run fails if it shows none.
+
+With --hold, half the workers never load walguard (one "wal" and one "fallback" worker) and
+walguard-hold holds the database: the same checks, and the unguarded fallback worker must
+have been stopped by the holder ("database is locked") at least once. Its control is the
+same mix without the holder, which must show downgrades.
 """
 import os
 import random
@@ -26,6 +31,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "libwalguard")
+HOLD = os.path.join(ROOT, "walguard-hold")
 PROCESSES = 4
 ROLES = ["wal", "fallback", "wal", "attach-fallback"]
 
@@ -36,7 +42,19 @@ def header(path):
     return (data[18], data[19]) if len(data) == 20 else None
 
 
-def run(seconds, lib, seed):
+def start_holder(db, work):
+    log = open(os.path.join(work, "hold.log"), "w+")
+    holder = subprocess.Popen([HOLD, "--interval", "0.1", db], stderr=log)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        log.seek(0)
+        if "holding" in log.read():
+            return holder, log
+        time.sleep(0.01)
+    raise SystemExit("walguard-hold did not hold the database: " + open(log.name).read())
+
+
+def run(seconds, libs, seed, hold=False):
     rng = random.Random(seed)
     work = tempfile.mkdtemp(prefix="walguard-stress.")
     db = os.path.join(work, "app.db")
@@ -45,13 +63,14 @@ def run(seconds, lib, seed):
     setup.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, who INTEGER)")
     setup.commit()
     setup.close()
+    holder, hold_log = start_holder(db, work) if hold else (None, None)
     logs = [os.path.join(work, f"worker{i}.log") for i in range(PROCESSES)]
     for log in logs:
         open(log, "w").close()
         open(log + ".events", "w").close()
 
     def start(i):
-        return subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "stress", "worker.py"), db, logs[i], lib,
+        return subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "stress", "worker.py"), db, logs[i], libs[i],
                                  ROLES[i], str(i + 1)], stderr=subprocess.DEVNULL)
 
     workers = [start(i) for i in range(PROCESSES)]
@@ -74,6 +93,15 @@ def run(seconds, lib, seed):
     for w in workers:
         w.send_signal(signal.SIGKILL)
         w.wait()
+    hold_lines = []
+    if holder:
+        alive = holder.poll() is None
+        holder.send_signal(signal.SIGTERM)
+        code = holder.wait()
+        hold_log.seek(0)
+        hold_lines = hold_log.read().splitlines()
+        if not alive or code != 0:
+            hold_lines.append(f"walguard-hold was not running to the end, or exited {code}")
 
     logged = set()
     for log in logs:
@@ -98,21 +126,57 @@ def run(seconds, lib, seed):
         "attached_downgrades": sum(1 for e in events if e == "attached delete"),
         "refused": sum(1 for e in events if e == "refused"),
         "refused_at_header": sum(1 for e in events if e == "refused at the header"),
+        "locked": sum(1 for e in events if e == "error database is locked"),
+        "hold_log": hold_lines,
         "header_at_end": header(db), "work": work,
     }
+
+
+def main_hold(seconds, control_seconds):
+    # Workers 0 and 3 load walguard, 1 ("fallback") and 2 ("wal") never do.
+    libs = [LIB, "none", "none", LIB]
+    held = run(seconds, libs, seed=2, hold=True)
+    print(f"with walguard-hold, workers 1 and 2 without walguard: {PROCESSES} processes for {seconds:.0f}s, "
+          f"{held['kills']} SIGKILLs, {held['logged']} commits logged and verified ({held['missing']} missing), "
+          f"{held['locked']} downgrade attempts stopped by the holder (database is locked), "
+          f"{held['refused']} refused by walguard, {held['downgrades']} succeeded, {held['samples']} header samples, "
+          f"{len(held['bad_samples'])} not 2,2, integrity_check {held['integrity']}")
+    control = run(control_seconds, libs, seed=2, hold=False)
+    print(f"control, the same mix without walguard-hold: {control['kills']} SIGKILLs, "
+          f"{control['downgrades']} downgrades succeeded, {len(control['bad_samples'])} of {control['samples']} "
+          f"header samples not 2,2, integrity_check {control['integrity']}, {control['missing']} logged commits missing")
+    failures = []
+    if held["downgrades"] or held["bad_samples"] or held["header_at_end"] != (2, 2):
+        failures.append("a downgrade got through walguard-hold")
+    if held["integrity"] != ["ok"]:
+        failures.append(f"integrity_check with walguard-hold: {held['integrity']}")
+    if held["missing"]:
+        failures.append(f"{held['missing']} committed ids missing with walguard-hold")
+    if held["locked"] == 0 or held["logged"] == 0:
+        failures.append("the held run exercised nothing (no downgrade stopped by the holder, or no commit)")
+    if len(held["hold_log"]) != 2 or "holding" not in held["hold_log"][0] or "SIGTERM" not in held["hold_log"][1]:
+        failures.append(f"walguard-hold should log one 'holding' line and its exit: {held['hold_log']}")
+    if control["downgrades"] == 0 and not control["bad_samples"]:
+        failures.append("the control showed no downgrade: the test cannot tell a holder from none")
+    for f in failures:
+        print("FAIL:", f)
+    print(f"stress --hold: {'1 passed, 0 failed' if not failures else '0 passed, 1 failed'}")
+    sys.exit(1 if failures else 0)
 
 
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 60
     control_seconds = float(sys.argv[sys.argv.index("--control-seconds") + 1]) if "--control-seconds" in sys.argv else seconds
-    guarded = run(seconds, LIB, seed=1)
+    if "--hold" in sys.argv:
+        main_hold(seconds, control_seconds)
+    guarded = run(seconds, [LIB] * PROCESSES, seed=1)
     print(f"with walguard: {PROCESSES} processes for {seconds:.0f}s, {guarded['kills']} SIGKILLs, "
           f"{guarded['logged']} commits logged and verified ({guarded['missing']} missing), "
           f"{guarded['refused']} downgrade attempts refused by the pragma layer and "
           f"{guarded['refused_at_header']} through an ATTACH at the header, {guarded['downgrades']} succeeded, "
           f"{guarded['samples']} header samples, {len(guarded['bad_samples'])} not 2,2, "
           f"integrity_check {guarded['integrity']}")
-    control = run(control_seconds, "none", seed=1)
+    control = run(control_seconds, ["none"] * PROCESSES, seed=1)
     print(f"control without walguard: {control['kills']} SIGKILLs, {control['downgrades']} downgrades succeeded "
           f"({control['attached_downgrades']} through an ATTACH), "
           f"{len(control['bad_samples'])} of {control['samples']} header samples not 2,2, "
