@@ -75,9 +75,7 @@ fn main() -> ExitCode {
             Some("--ensure-wal") => ensure_wal = true,
             Some("--status") => status = true,
             Some("--interval") => {
-                let value = args
-                    .pop()
-                    .and_then(|v| v.to_str().and_then(|v| v.parse::<f64>().ok()));
+                let value = args.pop().and_then(|v| v.to_str().and_then(|v| v.parse::<f64>().ok()));
                 match value {
                     Some(s) if s > 0.0 && s < 86_400.0 => interval = Duration::from_secs_f64(s),
                     _ => {
@@ -105,11 +103,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&format!("cannot resolve the current directory: {e}")),
     };
     if status {
-        return if paths.is_empty() {
-            status_all()
-        } else {
-            status_of(&paths)
-        };
+        return if paths.is_empty() { status_all() } else { status_of(&paths) };
     }
     if paths.is_empty() {
         return usage_error("no database named");
@@ -211,14 +205,7 @@ fn hold(paths: Vec<PathBuf>, ensure_wal: bool, interval: Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut targets: Vec<Target> = paths
-        .into_iter()
-        .map(|path| Target {
-            path,
-            held: None,
-            last: String::new(),
-        })
-        .collect();
+    let mut targets: Vec<Target> = paths.into_iter().map(|path| Target { path, held: None, last: String::new() }).collect();
     let mut held_inodes: Vec<(u64, u64)> = Vec::new();
     loop {
         held_inodes.clear();
@@ -262,20 +249,14 @@ fn check(t: &mut Target, ensure_wal: bool, held_inodes: &mut Vec<(u64, u64)>) {
                 let h = t.held.take().unwrap();
                 held_inodes.retain(|&x| x != (h.dev, h.ino));
                 release(&path, h);
-                t.last = format!(
-                    "{} was replaced (inode {old} -> {new}): released the old file",
-                    path.display()
-                );
+                t.last = format!("{} was replaced (inode {old} -> {new}): released the old file", path.display());
                 log(&t.last);
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let h = t.held.take().unwrap();
                 held_inodes.retain(|&x| x != (h.dev, h.ino));
                 release(&path, h);
-                log(&format!(
-                    "{} was deleted: released; waiting for it to reappear",
-                    path.display()
-                ));
+                log(&format!("{} was deleted: released; waiting for it to reappear", path.display()));
                 // What the next checks will find, already said: not logged again.
                 t.last = format!("not holding {}: {MISSING}", path.display());
                 return;
@@ -287,11 +268,7 @@ fn check(t: &mut Target, ensure_wal: bool, held_inodes: &mut Vec<(u64, u64)>) {
     match attach(&path, ensure_wal, held_inodes) {
         Ok(held) => {
             let converted = if held.1 { " (switched to WAL)" } else { "" };
-            log(&format!(
-                "holding {} (inode {}){converted}",
-                path.display(),
-                held.0.ino
-            ));
+            log(&format!("holding {} (inode {}){converted}", path.display(), held.0.ino));
             held_inodes.push((held.0.dev, held.0.ino));
             t.held = Some(held.0);
             t.last.clear();
@@ -312,11 +289,7 @@ fn check(t: &mut Target, ensure_wal: bool, held_inodes: &mut Vec<(u64, u64)>) {
 /// closing any descriptor of a file drops every POSIX lock the process has on it, SQLite's
 /// SHARED lock included. For the same reason the header is read with our own descriptor
 /// only before SQLite opens the file.
-fn attach(
-    path: &Path,
-    ensure_wal: bool,
-    held_inodes: &[(u64, u64)],
-) -> Result<(Held, bool), String> {
+fn attach(path: &Path, ensure_wal: bool, held_inodes: &[(u64, u64)]) -> Result<(Held, bool), String> {
     if let Ok(m) = fs::metadata(path) {
         if held_inodes.contains(&(m.dev(), m.ino())) {
             return Err("it is the same file as another path already held".into());
@@ -328,10 +301,7 @@ fn attach(
         Kind::Missing | Kind::Empty | Kind::Rollback if ensure_wal => true,
         Kind::Missing => return Err(MISSING.into()),
         Kind::Empty | Kind::Rollback => {
-            return Err(format!(
-                "it {}; holding only WAL files (--ensure-wal switches it)",
-                describe(kind)
-            ));
+            return Err(format!("it {}; holding only WAL files (--ensure-wal switches it)", describe(kind)));
         }
         Kind::Other(..) | Kind::NotDatabase => return Err(format!("it {}", describe(kind))),
     };
@@ -339,39 +309,27 @@ fn attach(
     if kind == Kind::Missing {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
-    let conn =
-        Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open it: {e}"))?;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open it: {e}"))?;
     let fail = |what: &str, e: rusqlite::Error| format!("{what}: {e}");
     // As a pragma: rusqlite's busy_timeout() needs sqlite3_set_clientdata (3.44), and the
     // system SQLite may be older (Debian 12: 3.40.1). Short: one busy file must not delay
     // the checks of the others, nor the answer to SIGTERM, by much.
-    conn.pragma_update(None, "busy_timeout", 500)
-        .map_err(|e| fail("busy_timeout", e))?;
+    conn.pragma_update(None, "busy_timeout", 500).map_err(|e| fail("busy_timeout", e))?;
     if conn.is_readonly("main").unwrap_or(false) {
         return Err("it can only be opened read-only (the holder needs write access to the file and its directory)".into());
     }
     if convert {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(|e| {
-                fail(
-                    &format!("it {}; switching it to WAL failed", describe(kind)),
-                    e,
-                )
-            })?;
+            .map_err(|e| fail(&format!("it {}; switching it to WAL failed", describe(kind)), e))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(format!(
-                "it {}; switching it to WAL answered '{mode}'",
-                describe(kind)
-            ));
+            return Err(format!("it {}; switching it to WAL answered '{mode}'", describe(kind)));
         }
     }
     // The one read: starts and ends a read transaction, which leaves the WAL connection with
     // its SHARED lock on the database file. It reads the header and parses no schema.
-    conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| fail("reading it failed", e))?;
-    conn.pragma_update(None, "query_only", true)
-        .map_err(|e| fail("query_only", e))?;
+    conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0)).map_err(|e| fail("reading it failed", e))?;
+    conn.pragma_update(None, "query_only", true).map_err(|e| fail("query_only", e))?;
     if !conn.is_autocommit() {
         return Err("internal error: the connection is inside a transaction".into());
     }
@@ -386,20 +344,12 @@ fn attach(
     match proc_locks() {
         Ok(locks) => {
             let me = std::process::id() as i64;
-            if !locks
-                .iter()
-                .any(|l| l.pid == me && l.is_shared_on(dev, ino))
-            {
-                return Err(
-                    "no SHARED lock is held after the read (the file changed while attaching?)"
-                        .into(),
-                );
+            if !locks.iter().any(|l| l.pid == me && l.is_shared_on(dev, ino)) {
+                return Err("no SHARED lock is held after the read (the file changed while attaching?)".into());
             }
         }
         Err(_) => {
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-                .map_err(|e| fail("PRAGMA journal_mode", e))?;
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).map_err(|e| fail("PRAGMA journal_mode", e))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(format!("its connection is in journal_mode {mode}, not WAL"));
             }
@@ -435,10 +385,7 @@ impl Signals {
     fn wait_until(&self, deadline: Instant) -> Option<&'static str> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let timeout = libc::timespec {
-                tv_sec: left.as_secs() as libc::time_t,
-                tv_nsec: left.subsec_nanos() as libc::c_long,
-            };
+            let timeout = libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long };
             // SAFETY: valid pointers to a local sigset_t and timespec.
             let sig = unsafe { libc::sigtimedwait(&self.set, std::ptr::null_mut(), &timeout) };
             match sig {
@@ -501,11 +448,7 @@ fn proc_locks() -> io::Result<Vec<Lock>> {
                 k => n += k,
             }
         }
-        locks.extend(
-            String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .filter_map(parse_lock),
-        );
+        locks.extend(String::from_utf8_lossy(&buf[..n]).lines().filter_map(parse_lock));
     }
     Ok(locks)
 }
@@ -525,11 +468,7 @@ fn parse_lock(line: &str) -> Option<Lock> {
         minor,
         ino,
         start: f[6].parse().ok()?,
-        end: if f[7] == "EOF" {
-            u64::MAX
-        } else {
-            f[7].parse().ok()?
-        },
+        end: if f[7] == "EOF" { u64::MAX } else { f[7].parse().ok()? },
         read: f[3] == "READ",
     })
 }
@@ -543,11 +482,7 @@ fn holders() -> Vec<i64> {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str()?.parse::<i64>().ok())
         .filter(|&pid| pid != std::process::id() as i64)
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim_end() == COMM)
-                .unwrap_or(false)
-        })
+        .filter(|pid| fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim_end() == COMM).unwrap_or(false))
         .collect();
     pids.sort_unstable();
     pids
@@ -569,39 +504,21 @@ fn status_of(paths: &[PathBuf]) -> ExitCode {
             Ok(m) => {
                 let by: Vec<String> = holders
                     .iter()
-                    .filter(|&&pid| {
-                        locks
-                            .iter()
-                            .any(|l| l.pid == pid && l.is_shared_on(m.dev(), m.ino()))
-                    })
+                    .filter(|&&pid| locks.iter().any(|l| l.pid == pid && l.is_shared_on(m.dev(), m.ino())))
                     .map(|pid| pid.to_string())
                     .collect();
                 if by.is_empty() {
-                    let what = kind_of(path)
-                        .map(describe)
-                        .unwrap_or_else(|e| format!("cannot be read: {e}"));
-                    format!(
-                        "not held  {}: it {what}; no walguard-hold has it open",
-                        path.display()
-                    )
+                    let what = kind_of(path).map(describe).unwrap_or_else(|e| format!("cannot be read: {e}"));
+                    format!("not held  {}: it {what}; no walguard-hold has it open", path.display())
                 } else {
-                    format!(
-                        "held      {} (inode {}) by walguard-hold pid {}",
-                        path.display(),
-                        m.ino(),
-                        by.join(", ")
-                    )
+                    format!("held      {} (inode {}) by walguard-hold pid {}", path.display(), m.ino(), by.join(", "))
                 }
             }
         };
         all &= line.starts_with("held");
         println!("{line}");
     }
-    if all {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if all { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 fn status_all() -> ExitCode {
@@ -621,9 +538,7 @@ fn status_all() -> ExitCode {
         let fds = match fs::read_dir(format!("/proc/{pid}/fd")) {
             Ok(d) => d,
             Err(e) => {
-                println!(
-                    "walguard-hold pid {pid}: cannot list its files ({e}); run as its user or root, or name the files"
-                );
+                println!("walguard-hold pid {pid}: cannot list its files ({e}); run as its user or root, or name the files");
                 continue;
             }
         };
@@ -632,10 +547,7 @@ fn status_all() -> ExitCode {
             let (Ok(m), Ok(target)) = (fs::metadata(fd.path()), fs::read_link(fd.path())) else {
                 continue;
             };
-            if locks
-                .iter()
-                .any(|l| l.pid == pid && l.is_shared_on(m.dev(), m.ino()))
-            {
+            if locks.iter().any(|l| l.pid == pid && l.is_shared_on(m.dev(), m.ino())) {
                 let name = String::from_utf8_lossy(target.as_os_str().as_bytes()).into_owned();
                 if !files.iter().any(|(_, ino)| *ino == m.ino()) {
                     files.push((name, m.ino()));
@@ -657,21 +569,12 @@ mod tests {
 
     #[test]
     fn parses_proc_locks_lines() {
-        let l = parse_lock("1: POSIX  ADVISORY  READ 4242 08:02:1234567 1073741826 1073742335")
-            .unwrap();
-        assert_eq!(
-            (l.pid, l.major, l.minor, l.ino, l.read),
-            (4242, 8, 2, 1234567, true)
-        );
+        let l = parse_lock("1: POSIX  ADVISORY  READ 4242 08:02:1234567 1073741826 1073742335").unwrap();
+        assert_eq!((l.pid, l.major, l.minor, l.ino, l.read), (4242, 8, 2, 1234567, true));
         assert!(l.start == SHARED_FIRST && l.end == SHARED_LAST);
-        assert!(
-            parse_lock("2: -> POSIX  ADVISORY  WRITE 77 00:2a:99 1073741824 1073741824").is_none()
-        );
+        assert!(parse_lock("2: -> POSIX  ADVISORY  WRITE 77 00:2a:99 1073741824 1073741824").is_none());
         assert!(parse_lock("3: FLOCK  ADVISORY  WRITE 77 00:2a:99 0 EOF").is_none());
         let l = parse_lock("4: POSIX  ADVISORY  WRITE 77 fd:0a:99 0 EOF").unwrap();
-        assert_eq!(
-            (l.major, l.minor, l.end, l.read),
-            (0xfd, 0x0a, u64::MAX, false)
-        );
+        assert_eq!((l.major, l.minor, l.end, l.read), (0xfd, 0x0a, u64::MAX, false));
     }
 }
