@@ -42,11 +42,15 @@ test-host: build
 test-python: build deps-test
 	/usr/bin/python3 -m unittest discover -s python-tests -v
 
-# Loading into hand-made hosts: a too-old SQLite, a second SQLite library in the process.
+# Loading into hand-made hosts: a too-old SQLite, a second SQLite library in the process;
+# and SQLite's WAL-reset race forced on the system SQLite, without and with the mitigation.
 test-loading: build
 	mkdir -p build
 	gcc -Wall -O1 -o build/loading c-tests/loading.c -lsqlite3 -ldl
 	build/loading $(CURDIR)/$(LIB)
+	gcc -Wall -O1 -o build/walreset c-tests/walreset.c -lsqlite3
+	d=$$(mktemp -d) && WALGUARD_WAL_RESET_FIX=off build/walreset $(CURDIR)/$(LIB) $$d corrupts && \
+	  build/walreset $(CURDIR)/$(LIB) $$d intact && rm -rf $$d
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test

@@ -30,6 +30,7 @@ use libsqlite3_sys as ffi;
 use walguard_core::Policy;
 use walguard_core::header::READ_VERSION_OFFSET;
 use walguard_core::wal::{FrameTracker, Probe, WAL_HEADER_LEN};
+use walguard_core::wal_reset::{SHM_EXCLUSIVE, SHM_UNLOCK};
 
 use crate::config;
 use crate::guard::{Connection, Guard};
@@ -162,7 +163,10 @@ pub unsafe fn adopt(
 unsafe fn install(file: *mut ffi::sqlite3_file, guard: Guard) {
     // SAFETY: the lower table is the file's valid table.
     let lower = unsafe { &*guard.lower.methods };
-    let methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), xFileControl: Some(file_control), ..*lower };
+    let mut methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), xFileControl: Some(file_control), ..*lower };
+    if lower.xShmLock.is_some() && config::wal_reset_fix() {
+        methods.xShmLock = Some(shm_lock);
+    }
     let block = Box::leak(Box::new(Block { methods, guard }));
     // SAFETY: the block lives until `close` reclaims it.
     unsafe { (*file).pMethods = &block.methods };
@@ -236,6 +240,38 @@ unsafe fn write_page1(
             Err(rc) => rc,
         }
     }
+}
+
+unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
+    // SAFETY: SQLite's own arguments; installed only over a lower xShmLock.
+    unsafe {
+        let g = guard(file);
+        let Some(f) = (*g.lower.methods).xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
+        if flags & SHM_EXCLUSIVE == 0 {
+            return f(file, offset, n, flags); // the hot path: readers' shared locks, a tail call
+        }
+        shm_lock_exclusive(g, file, f, offset, n, flags)
+    }
+}
+
+type ShmLock = unsafe extern "C" fn(*mut ffi::sqlite3_file, c_int, c_int, c_int) -> c_int;
+
+/// An exclusive lock or unlock: the events of the WAL-reset salt check.
+///
+/// # Safety
+/// As [`shm_lock`]; `lower` is the lower xShmLock of `file`.
+#[inline(never)]
+unsafe fn shm_lock_exclusive(g: &mut Guard, file: *mut ffi::sqlite3_file, lower: ShmLock, offset: c_int, n: c_int, flags: c_int) -> c_int {
+    // SAFETY: forwarding SQLite's own arguments.
+    let rc = unsafe { lower(file, offset, n, flags) };
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    if flags & SHM_UNLOCK != 0 {
+        g.shm_unlocked_exclusive(offset, n);
+        return rc;
+    }
+    g.shm_locked_exclusive(offset, n).err().unwrap_or(rc)
 }
 
 unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {

@@ -15,12 +15,16 @@ use std::ptr;
 use libsqlite3_sys as ffi;
 use walguard_core::header::{HEADER_LEN, written_read_version};
 use walguard_core::journal::{JournalSource, journal_restores_page1};
+use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_UNLOCK, Salts};
 use walguard_core::{
     Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
     is_journal_mode_pragma, resolve_journal_mode,
 };
 
 use crate::stats::{self, Event};
+
+/// The size SQLite maps wal-index regions with (`WALINDEX_PGSZ`).
+const WAL_INDEX_REGION: c_int = 32768;
 use crate::{config, sqlite, vfs};
 
 /// The state walguard keeps for one guarded file.
@@ -33,6 +37,8 @@ pub struct Guard {
     connection: Connection,
     /// This connection cannot write the file (read-only, `immutable=1`, `nolock=1`).
     cannot_write: bool,
+    /// The WAL-reset bug's salt check (`walguard_core::wal_reset`).
+    reset: ResetGuard,
 }
 
 /// How a guarded file finds the connection that uses it.
@@ -78,7 +84,39 @@ impl Guard {
             state: FileGuard::new(policy),
             connection: Connection::Unknown,
             cannot_write: nolock != 0,
+            reset: ResetGuard::default(),
         }
+    }
+
+    /// An exclusive `xShmLock` was granted: the salt check decides whether a checkpoint may go
+    /// on. `Err` is the code the lock call answers instead (the lock released again).
+    pub fn shm_locked_exclusive(&mut self, offset: c_int, n: c_int) -> Result<(), c_int> {
+        let lower = &self.lower;
+        match self.reset.locked(offset, n, || lower.wal_index_salts()) {
+            LockVerdict::Keep => Ok(()),
+            LockVerdict::HoldBack => {
+                // SAFETY: releasing the lock the lower xShmLock just granted on this file.
+                unsafe {
+                    if let Some(shm_lock) = (*lower.methods).xShmLock {
+                        shm_lock(lower.file, offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
+                    }
+                }
+                stats::count(Event::WalResetHeld);
+                sqlite::log(
+                    ffi::SQLITE_NOTICE,
+                    &format!(
+                        "walguard: held back a checkpoint: the WAL was reset under it (SQLite's WAL-reset bug): '{}'",
+                        self.path_lossy()
+                    ),
+                );
+                Err(ffi::SQLITE_BUSY)
+            }
+        }
+    }
+
+    /// Exclusive `xShmLock` locks were released.
+    pub fn shm_unlocked_exclusive(&mut self, offset: c_int, n: c_int) {
+        self.reset.unlocked(offset, n);
     }
 
     /// The file was opened read-only for this connection.
@@ -355,6 +393,28 @@ impl Guard {
 }
 
 impl LowerDb {
+    /// The salts of the wal-index header as they are now, when region 0 is mapped and its
+    /// version is the one walguard knows.
+    fn wal_index_salts(&self) -> Option<Salts> {
+        let mut region: *mut c_void = ptr::null_mut();
+        // SAFETY: `file` is open with `methods`; asking for region 0 without extending it
+        // returns the connection's existing mapping (or null), with SQLite's region size.
+        let rc = unsafe { (*self.methods).xShmMap?(self.file, 0, WAL_INDEX_REGION, 0, &mut region) };
+        if rc != ffi::SQLITE_OK || region.is_null() {
+            return None;
+        }
+        // Other processes write the header: read it after a full barrier, as SQLite does
+        // (`walShmBarrier`), through volatile reads of a copy.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        let mut header = [0u8; SALT_OFFSET + 8];
+        for (i, byte) in header.iter_mut().enumerate() {
+            // SAFETY: region 0 is at least WAL_INDEX_REGION bytes, mapped while the connection
+            // has the WAL open (it holds a shm lock now).
+            *byte = unsafe { ptr::read_volatile(region.cast::<u8>().add(i)) };
+        }
+        ResetGuard::salts(&header)
+    }
+
     fn path_lossy(&self) -> String {
         // SAFETY: `path` is the xOpen filename, valid until xClose.
         String::from_utf8_lossy(unsafe { sqlite::bytes(self.path) }.unwrap_or_default()).into_owned()

@@ -9,7 +9,7 @@ use libsqlite3_sys as ffi;
 use walguard_core::status::Status;
 
 use crate::stats::{self, Event};
-use crate::{config, vfs};
+use crate::{config, sqlite, vfs};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -93,6 +93,10 @@ pub fn status_json() -> String {
         kept: stats::get(Event::Kept),
         warned: stats::get(Event::Warned),
         deliberate: stats::get(Event::Deliberate),
+        sqlite_version: &sqlite::libversion(),
+        wal_reset_bug_range: walguard_core::wal_reset::affected_version(sqlite::libversion_number()),
+        wal_reset_mitigation: config::wal_reset_fix(),
+        wal_reset_checkpoints_held: stats::get(Event::WalResetHeld),
     }
     .to_json()
 }

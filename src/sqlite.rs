@@ -60,3 +60,15 @@ pub unsafe fn bytes<'a>(s: *const c_char) -> Option<&'a [u8]> {
     // SAFETY: the caller vouches for `s`.
     (!s.is_null()).then(|| unsafe { CStr::from_ptr(s) }.to_bytes())
 }
+
+/// The host SQLite's version string (`sqlite3_libversion`).
+pub fn libversion() -> String {
+    // SAFETY: a static string of the host library.
+    unsafe { bytes(ffi::sqlite3_libversion()) }.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default()
+}
+
+/// The host SQLite's version number (`sqlite3_libversion_number`).
+pub fn libversion_number() -> c_int {
+    // SAFETY: a plain call through the initialised API.
+    unsafe { ffi::sqlite3_libversion_number() }
+}

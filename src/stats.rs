@@ -22,9 +22,11 @@ pub enum Event {
     Warned,
     /// Downgrade requested on a file opened with `walguard=off`.
     Deliberate,
+    /// Checkpoint held back by the WAL-reset mitigation (the WAL was reset under it).
+    WalResetHeld,
 }
 
-const EVENTS: usize = Event::Deliberate as usize + 1;
+const EVENTS: usize = Event::WalResetHeld as usize + 1;
 
 static COUNTERS: [AtomicU64; EVENTS] = [const { AtomicU64::new(0) }; EVENTS];
 

@@ -7,6 +7,7 @@
 //! - [`write_guard`]: the per-file state machine that decides header writes (layer 2);
 //! - [`wal`]: which writes to a WAL file put byte 19 of which page;
 //! - [`journal`]: whether a rollback journal holds the page 1 being written back;
+//! - [`wal_reset`]: the salt check that neutralises SQLite's WAL-reset bug on checkpoints;
 //! - [`status`]: the JSON object `walguard_status()` returns.
 
 pub mod header;
@@ -15,6 +16,7 @@ pub mod policy;
 pub mod pragma;
 pub mod status;
 pub mod wal;
+pub mod wal_reset;
 pub mod write_guard;
 
 pub use header::HeaderFormat;

@@ -13,6 +13,12 @@ pub struct Status<'a> {
     pub kept: u64,
     pub warned: u64,
     pub deliberate: u64,
+    /// The host SQLite (`sqlite3_libversion`), whether its version is in the range the
+    /// WAL-reset bug affects, whether the mitigation is on, and how many checkpoints it held back.
+    pub sqlite_version: &'a str,
+    pub wal_reset_bug_range: bool,
+    pub wal_reset_mitigation: bool,
+    pub wal_reset_checkpoints_held: u64,
 }
 
 impl Status<'_> {
@@ -20,7 +26,8 @@ impl Status<'_> {
         format!(
             concat!(
                 r#"{{"version":{},"base_vfs":{},"policy":{},"refused_pragmas":{},"refused_header_writes":{},"#,
-                r#""refused_wal_frames":{},"refused_checkpoints":{},"kept":{},"warned":{},"deliberate":{}}}"#
+                r#""refused_wal_frames":{},"refused_checkpoints":{},"kept":{},"warned":{},"deliberate":{},"#,
+                r#""sqlite_version":{},"wal_reset_bug_range":{},"wal_reset_mitigation":{},"wal_reset_checkpoints_held":{}}}"#
             ),
             json_string(self.version),
             json_string(self.base_vfs),
@@ -32,6 +39,10 @@ impl Status<'_> {
             self.kept,
             self.warned,
             self.deliberate,
+            json_string(self.sqlite_version),
+            self.wal_reset_bug_range,
+            self.wal_reset_mitigation,
+            self.wal_reset_checkpoints_held,
         )
     }
 }
@@ -68,10 +79,14 @@ mod tests {
             kept: 3,
             warned: 4,
             deliberate: 5,
+            sqlite_version: "3.40.1",
+            wal_reset_bug_range: true,
+            wal_reset_mitigation: true,
+            wal_reset_checkpoints_held: 8,
         };
         assert_eq!(
             status.to_json(),
-            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5}"#
+            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5,"sqlite_version":"3.40.1","wal_reset_bug_range":true,"wal_reset_mitigation":true,"wal_reset_checkpoints_held":8}"#
         );
     }
 

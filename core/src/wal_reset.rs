@@ -1,0 +1,172 @@
+//! The WAL-reset bug's mitigation: a salt check on checkpoints, decided here without FFI.
+//!
+//! SQLite 3.7.0 to 3.51.2 can corrupt a WAL database when a writer resets the WAL (new salts,
+//! frames from the start) between a PASSIVE checkpointer's read of the wal-index header and
+//! its copy of the frames: the checkpointer copies up to its stale `mxFrame` from the new
+//! generation and publishes `nBackfill` past the frames it never copied. The upstream fix
+//! (3.51.3) compares the live salts with the ones the checkpointer read, once it holds
+//! READ_LOCK(0) exclusively, and copies nothing when they differ.
+//!
+//! A VFS sees the same moments as `xShmLock` calls, so this machine does the same: it records
+//! the salts of the wal-index header when the connection takes the CKPT lock, and when the
+//! same connection then takes READ_LOCK(0) exclusively while it holds CKPT but not WRITE (a
+//! checkpointer that is not also the writer, so a reset could have happened under it), it
+//! compares the live salts with the recorded ones. When they differ it answers
+//! [`LockVerdict::HoldBack`]: the caller releases READ_LOCK(0) and returns `SQLITE_BUSY`, which
+//! `walCheckpoint` reads as "readers present" and answers `SQLITE_OK` having copied nothing,
+//! exactly as 3.51.3 does. While READ_LOCK(0) is held exclusively no reset can start (a reset
+//! needs READ_LOCK(0) shared), so a check that passes stays true for the whole copy.
+//!
+//! Salts recorded at the CKPT lock are at least as old as the ones the checkpointer reads
+//! after it, so a reset between the two makes the check hold back a checkpoint that was in fact
+//! safe: the next one copies the frames. It never lets an unsafe one through.
+
+/// `xShmLock` flags (sqlite3.h).
+pub const SHM_UNLOCK: i32 = 1;
+pub const SHM_LOCK: i32 = 2;
+pub const SHM_SHARED: i32 = 4;
+pub const SHM_EXCLUSIVE: i32 = 8;
+
+/// Lock slots (wal.c): WRITE, CKPT, RECOVER, then READ_LOCK(0..5).
+pub const WRITE_LOCK: i32 = 0;
+pub const CKPT_LOCK: i32 = 1;
+pub const READ_LOCK_0: i32 = 3;
+
+/// The wal-index header: `iVersion` at offset 0, `aSalt` at offset 32 (`WalIndexHdr`).
+pub const WAL_INDEX_VERSION: u32 = 3007000;
+pub const SALT_OFFSET: usize = 32;
+
+/// The 8 salt bytes of a wal-index header.
+pub type Salts = [u8; 8];
+
+/// What to do after a successful exclusive `xShmLock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockVerdict {
+    /// Keep the lock.
+    Keep,
+    /// The WAL was reset under this checkpointer: release READ_LOCK(0), answer `SQLITE_BUSY`.
+    HoldBack,
+}
+
+/// The salt check of one connection's database file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResetGuard {
+    /// Salts read when this connection took CKPT, while it holds it (`None`: not held, or the
+    /// header was not readable then).
+    checkpoint_salts: Option<Salts>,
+    holds_checkpoint: bool,
+    holds_write: bool,
+}
+
+fn covers(offset: i32, n: i32, slot: i32) -> bool {
+    offset <= slot && slot < offset + n
+}
+
+impl ResetGuard {
+    /// Parse the salts out of the first bytes of wal-index region 0, if its version is known.
+    pub fn salts(header: &[u8]) -> Option<Salts> {
+        let version = u32::from_ne_bytes(header.get(..4)?.try_into().ok()?);
+        (version == WAL_INDEX_VERSION).then(|| header.get(SALT_OFFSET..SALT_OFFSET + 8)?.try_into().ok()).flatten()
+    }
+
+    /// An exclusive lock was granted (`flags` has `SHM_LOCK | SHM_EXCLUSIVE`). `live` reads the
+    /// salts of the wal-index header now; it is called only when they are needed.
+    pub fn locked(&mut self, offset: i32, n: i32, live: impl FnOnce() -> Option<Salts>) -> LockVerdict {
+        if (offset, n) == (CKPT_LOCK, 1) {
+            self.holds_checkpoint = true;
+            self.checkpoint_salts = live();
+        } else if covers(offset, n, WRITE_LOCK) {
+            self.holds_write = true;
+        } else if (offset, n) == (READ_LOCK_0, 1) && self.holds_checkpoint && !self.holds_write {
+            if let (Some(recorded), Some(now)) = (self.checkpoint_salts, live()) {
+                if recorded != now {
+                    return LockVerdict::HoldBack;
+                }
+            }
+        }
+        LockVerdict::Keep
+    }
+
+    /// Locks were released (`flags` has `SHM_UNLOCK | SHM_EXCLUSIVE`).
+    pub fn unlocked(&mut self, offset: i32, n: i32) {
+        if covers(offset, n, CKPT_LOCK) {
+            self.holds_checkpoint = false;
+            self.checkpoint_salts = None;
+        }
+        if covers(offset, n, WRITE_LOCK) {
+            self.holds_write = false;
+        }
+    }
+}
+
+/// Is SQLite `version` (as `sqlite3_libversion_number`) in the range the bug affects? Distro
+/// backports keep the version number, so this says "affected unless patched", and the check
+/// runs on every host.
+pub fn affected_version(version: i32) -> bool {
+    (3_007_000..3_051_003).contains(&version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Salts = [1, 2, 3, 4, 5, 6, 7, 8];
+    const T: Salts = [2, 2, 3, 4, 9, 9, 9, 9];
+
+    #[test]
+    fn a_reset_under_a_passive_checkpointer_holds_it_back() {
+        let mut g = ResetGuard::default();
+        assert_eq!(g.locked(CKPT_LOCK, 1, || Some(S)), LockVerdict::Keep);
+        assert_eq!(g.locked(READ_LOCK_0, 1, || Some(T)), LockVerdict::HoldBack);
+        // Unchanged salts: the copy goes on.
+        assert_eq!(g.locked(READ_LOCK_0, 1, || Some(S)), LockVerdict::Keep);
+        g.unlocked(CKPT_LOCK, 1);
+        assert_eq!(g.locked(READ_LOCK_0, 1, || panic!("not a checkpoint")), LockVerdict::Keep);
+    }
+
+    #[test]
+    fn a_checkpointer_that_holds_write_is_left_alone() {
+        let mut g = ResetGuard::default();
+        g.locked(CKPT_LOCK, 1, || Some(S));
+        g.locked(WRITE_LOCK, 1, || panic!("no salts for WRITE"));
+        assert_eq!(g.locked(READ_LOCK_0, 1, || panic!("no check with WRITE held")), LockVerdict::Keep);
+        g.unlocked(WRITE_LOCK, 1);
+        assert_eq!(g.locked(READ_LOCK_0, 1, || Some(T)), LockVerdict::HoldBack);
+    }
+
+    #[test]
+    fn other_locks_and_unreadable_headers_change_nothing() {
+        let mut g = ResetGuard::default();
+        // Recovery takes CKPT..READ_LOCK(4) in one call: not a checkpoint.
+        assert_eq!(g.locked(CKPT_LOCK, 7, || panic!()), LockVerdict::Keep);
+        assert_eq!(g.locked(READ_LOCK_0, 1, || panic!()), LockVerdict::Keep);
+        g.unlocked(CKPT_LOCK, 7);
+        g.locked(CKPT_LOCK, 1, || None);
+        assert_eq!(g.locked(READ_LOCK_0, 1, || Some(T)), LockVerdict::Keep, "nothing recorded, nothing to compare");
+        g.unlocked(0, 8);
+        g.locked(CKPT_LOCK, 1, || Some(S));
+        assert_eq!(g.locked(READ_LOCK_0 + 1, 1, || panic!()), LockVerdict::Keep, "READ_LOCK(1) is a reader's mark");
+    }
+
+    #[test]
+    fn salts_need_the_known_version() {
+        let mut header = [0u8; 48];
+        header[..4].copy_from_slice(&WAL_INDEX_VERSION.to_ne_bytes());
+        header[32..40].copy_from_slice(&S);
+        assert_eq!(ResetGuard::salts(&header), Some(S));
+        header[0] ^= 1;
+        assert_eq!(ResetGuard::salts(&header), None);
+        assert_eq!(ResetGuard::salts(&header[..20]), None);
+    }
+
+    #[test]
+    fn affected_versions() {
+        assert!(affected_version(3_040_001));
+        assert!(affected_version(3_051_002));
+        assert!(affected_version(3_007_000));
+        assert!(!affected_version(3_006_023));
+        assert!(!affected_version(3_051_003));
+        assert!(!affected_version(3_052_000), "3.52.0 had the fix");
+        assert!(!affected_version(3_054_001));
+    }
+}
