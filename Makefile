@@ -133,9 +133,14 @@ sqlite-suite: build
 	/usr/bin/python3 sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
 # The long stress run (STRESS_SECONDS, 60 by default, for each of the guarded and control
-# runs) and the full fault matrix, persistent SQLITE_BUSY included.
+# runs) and the full fault matrix, persistent SQLITE_BUSY included. First, the WAL-reset race
+# between processes (two writers, a checkpointer with the window widened): it must corrupt
+# without the mitigation (10 s) and not with it (STRESS_SECONDS).
 STRESS_SECONDS ?= 60
 stress: build deps-test
+	gcc -Wall -O1 -o build/walreset c-tests/walreset.c -lsqlite3
+	d=$$(mktemp -d) && WALGUARD_WAL_RESET_FIX=off build/walreset $(CURDIR)/$(LIB) $$d corrupts stress 10 && \
+	  build/walreset $(CURDIR)/$(LIB) $$d intact stress $(STRESS_SECONDS) && rm -rf $$d
 	/usr/bin/python3 stress/run.py $(STRESS_SECONDS)
 	/usr/bin/python3 stress/run.py $(STRESS_SECONDS) --hold
 	WALGUARD_LIB=$(CURDIR)/$(LIB) WALGUARD_FULL_FAULTS=1 $(CARGO) test -p walguard-host-tests --test faults -- --nocapture

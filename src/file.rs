@@ -164,8 +164,10 @@ unsafe fn install(file: *mut ffi::sqlite3_file, guard: Guard) {
     // SAFETY: the lower table is the file's valid table.
     let lower = unsafe { &*guard.lower.methods };
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), xFileControl: Some(file_control), ..*lower };
-    if lower.xShmLock.is_some() && config::wal_reset_fix() {
+    if lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && config::wal_reset_fix() {
         methods.xShmLock = Some(shm_lock);
+        methods.xShmMap = Some(shm_map);
+        methods.xShmUnmap = Some(shm_unmap);
     }
     let block = Box::leak(Box::new(Block { methods, guard }));
     // SAFETY: the block lives until `close` reclaims it.
@@ -251,6 +253,30 @@ unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_
             return f(file, offset, n, flags); // the hot path: readers' shared locks, a tail call
         }
         shm_lock_exclusive(g, file, f, offset, n, flags)
+    }
+}
+
+unsafe extern "C" fn shm_map(file: *mut ffi::sqlite3_file, index: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int {
+    // SAFETY: SQLite's own arguments; installed only over a lower xShmMap.
+    unsafe {
+        let g = guard(file);
+        let Some(f) = (*g.lower.methods).xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
+        let rc = f(file, index, size, extend, out);
+        // SQLITE_READONLY: a read-only mapping, still the wal-index SQLite reads.
+        if (rc == ffi::SQLITE_OK || rc == ffi::SQLITE_READONLY) && !(*out).is_null() {
+            g.shm_mapped(index, (*out).cast_const().cast());
+        }
+        rc
+    }
+}
+
+unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
+    // SAFETY: SQLite's own arguments; installed only over a lower xShmUnmap.
+    unsafe {
+        let g = guard(file);
+        g.shm_mapped(0, ptr::null());
+        let Some(f) = (*g.lower.methods).xShmUnmap else { return ffi::SQLITE_OK };
+        f(file, delete)
     }
 }
 

@@ -23,8 +23,6 @@ use walguard_core::{
 
 use crate::stats::{self, Event};
 
-/// The size SQLite maps wal-index regions with (`WALINDEX_PGSZ`).
-const WAL_INDEX_REGION: c_int = 32768;
 use crate::{config, sqlite, vfs};
 
 /// The state walguard keeps for one guarded file.
@@ -62,6 +60,8 @@ pub struct LowerDb {
     vfs: *mut ffi::sqlite3_vfs,
     /// The database's full path; SQLite keeps it valid until the file is closed.
     path: *const c_char,
+    /// Region 0 of the wal-index, as the lower `xShmMap` gave it to SQLite (null: not mapped).
+    wal_index: *const u8,
 }
 
 impl Guard {
@@ -80,7 +80,7 @@ impl Guard {
         let nolock =
             unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) };
         Guard {
-            lower: LowerDb { file, methods, vfs, path },
+            lower: LowerDb { file, methods, vfs, path, wal_index: ptr::null() },
             state: FileGuard::new(policy),
             connection: Connection::Unknown,
             cannot_write: nolock != 0,
@@ -111,6 +111,13 @@ impl Guard {
                 );
                 Err(ffi::SQLITE_BUSY)
             }
+        }
+    }
+
+    /// `xShmMap` gave SQLite `region` as region `index` of the wal-index (null: unmapped).
+    pub fn shm_mapped(&mut self, index: c_int, region: *const u8) {
+        if index == 0 {
+            self.lower.wal_index = region;
         }
     }
 
@@ -396,11 +403,7 @@ impl LowerDb {
     /// The salts of the wal-index header as they are now, when region 0 is mapped and its
     /// version is the one walguard knows.
     fn wal_index_salts(&self) -> Option<Salts> {
-        let mut region: *mut c_void = ptr::null_mut();
-        // SAFETY: `file` is open with `methods`; asking for region 0 without extending it
-        // returns the connection's existing mapping (or null), with SQLite's region size.
-        let rc = unsafe { (*self.methods).xShmMap?(self.file, 0, WAL_INDEX_REGION, 0, &mut region) };
-        if rc != ffi::SQLITE_OK || region.is_null() {
+        if self.wal_index.is_null() {
             return None;
         }
         // Other processes write the header: read it after a full barrier, as SQLite does
@@ -408,9 +411,9 @@ impl LowerDb {
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         let mut header = [0u8; SALT_OFFSET + 8];
         for (i, byte) in header.iter_mut().enumerate() {
-            // SAFETY: region 0 is at least WAL_INDEX_REGION bytes, mapped while the connection
-            // has the WAL open (it holds a shm lock now).
-            *byte = unsafe { ptr::read_volatile(region.cast::<u8>().add(i)) };
+            // SAFETY: region 0 is a mapping of 32 KiB (WALINDEX_PGSZ), which the lower VFS keeps
+            // until xShmUnmap, and `shm_unmap` clears the pointer before that.
+            *byte = unsafe { ptr::read_volatile(self.wal_index.add(i)) };
         }
         ResetGuard::salts(&header)
     }
