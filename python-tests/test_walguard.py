@@ -130,6 +130,33 @@ class WalguardFromPython(unittest.TestCase):
         reopened = sqlite3.connect(self.path)
         self.assertIntact(reopened, 101)
 
+    def test_a_second_copy_from_another_path_defers_to_the_first(self):
+        # The pip package's copy next to the installed one: same file name, other directory.
+        import shutil
+        copy_dir = os.path.join(self.dir.name, "copy")
+        os.mkdir(copy_dir)
+        copy = shutil.copy(os.path.realpath(LIB + ".so"), os.path.join(copy_dir, "libwalguard.so"))
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=5)
+        self.assertIntact(conn, 100)  # a WAL file open and read before the second load
+        before = conn.execute("SELECT walguard_status()").fetchone()[0]
+        conn.enable_load_extension(True)
+        conn.load_extension(copy)
+        other = sqlite3.connect(self.path, isolation_level=None, timeout=5)
+        for c in (conn, other):
+            self.assertEqual(c.execute("PRAGMA walguard").fetchall(), [("enforce",)])
+        conn.execute("INSERT INTO t VALUES(101)")
+        other.execute("INSERT INTO t VALUES(102)")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self.assertRaisesRegex(sqlite3.OperationalError, "^walguard: refused journal_mode=DELETE"):
+            conn.execute("PRAGMA journal_mode=DELETE")
+        after = [c.execute("SELECT walguard_status()").fetchone()[0] for c in (conn, other)]
+        self.assertEqual(after[0], after[1], "one truth, from the copy in charge")
+        self.assertNotEqual(before, after[0], "the refusal was counted by the copy in charge")
+        self.assertIntact(conn, 102)
+        conn.close()
+        other.close()
+        self.assertEqual(header(self.path), (2, 2))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -9,7 +9,8 @@
 //! `sqlite3_walguard_init` registers a VFS named `walguard` that wraps the default VFS of the
 //! moment and becomes the new default. The extension stays loaded for the life of the
 //! process (`SQLITE_OK_LOAD_PERMANENTLY`); loading it again registers nothing new, and guards the
-//! loading connection's files that are not guarded yet. In the sqlite3 shell,
+//! loading connection's files that are not guarded yet. A second copy of the library (another
+//! path) finds the VFS registered and defers to the copy in charge. In the sqlite3 shell,
 //! load first, then open: `.load ./libwalguard` then `.open app.db`.
 //!
 //! ## What is refused
@@ -98,7 +99,10 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
     // against the headers the bindings were generated from before storing the pointers.
     unsafe { ffi::rusqlite_extension_init2(api) }.map_err(|e| fail(format!("walguard: cannot load: {e}")))?;
     HOST_API.get_or_init(|| api as usize);
-    config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)?;
+    if config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)? == vfs::Registration::Deferred {
+        defer_to_the_copy_in_charge();
+        return Ok(());
+    }
     // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
     unsafe { connection::guard_open_files(db) };
     // SAFETY: as above.
@@ -110,6 +114,19 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
         return Err((rc, format!("walguard: cannot register its SQL functions (error {rc})")));
     }
     Ok(())
+}
+
+/// Another copy of the library registered the `walguard` VFS: it guards every file opened
+/// through the default VFS, and its SQL functions and counters are the process's. This copy
+/// registers nothing, adopts nothing, and says so once.
+fn defer_to_the_copy_in_charge() {
+    static SAID: OnceLock<()> = OnceLock::new();
+    SAID.get_or_init(|| {
+        sqlite::log(
+            ffi::SQLITE_NOTICE,
+            &format!("walguard: another copy of walguard is in charge of this process; this copy (version {}) does nothing", sql::VERSION),
+        );
+    });
 }
 
 /// The same entry point for `sqlite3_auto_extension`, which the preload library

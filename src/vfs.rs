@@ -34,21 +34,33 @@ pub fn base_name() -> String {
     BASE_NAME.get().cloned().unwrap_or_default()
 }
 
+/// Who guards this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registration {
+    /// This copy of the library registered the `walguard` VFS: it is in charge.
+    InCharge,
+    /// Another copy of the library (another path, perhaps another version: the pip package's
+    /// and the installed one, or the preload's and an application's) registered it first. This
+    /// copy defers to it: wrapping files the other copy guards would stack two guards whose
+    /// state each finds through the other's method table.
+    Deferred,
+}
+
 /// Register the VFS and make it the default, once per process. Later calls report the
 /// first outcome and change nothing.
-pub fn register() -> Result<(), String> {
-    static OUTCOME: OnceLock<Result<(), String>> = OnceLock::new();
+pub fn register() -> Result<Registration, String> {
+    static OUTCOME: OnceLock<Result<Registration, String>> = OnceLock::new();
     // SAFETY: the extension API is initialised before register() is called.
     OUTCOME.get_or_init(|| unsafe { register_once() }).clone()
 }
 
 /// # Safety
 /// The extension API must be initialised.
-unsafe fn register_once() -> Result<(), String> {
+unsafe fn register_once() -> Result<Registration, String> {
     // SAFETY: plain lookups through the initialised API.
     let (existing, base) = unsafe { (ffi::sqlite3_vfs_find(NAME.as_ptr()), ffi::sqlite3_vfs_find(ptr::null())) };
     if !existing.is_null() {
-        return Ok(()); // another copy of the library registered it first
+        return Ok(Registration::Deferred);
     }
     if base.is_null() {
         return Err("walguard: SQLite has no default VFS to wrap".to_owned());
@@ -60,7 +72,7 @@ unsafe fn register_once() -> Result<(), String> {
     let vfs = Box::leak(Box::new(unsafe { wrap(base) }));
     // SAFETY: `vfs` is leaked, so it outlives every connection that will use it.
     let rc = unsafe { ffi::sqlite3_vfs_register(vfs, 1) };
-    if rc == ffi::SQLITE_OK { Ok(()) } else { Err(format!("walguard: sqlite3_vfs_register failed ({rc})")) }
+    if rc == ffi::SQLITE_OK { Ok(Registration::InCharge) } else { Err(format!("walguard: sqlite3_vfs_register failed ({rc})")) }
 }
 
 /// Build the walguard VFS on top of `base`, presenting the same `iVersion` and the same
