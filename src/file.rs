@@ -1,63 +1,124 @@
-//! Guarded files and their io methods: main databases, and the WAL files of guarded ones.
+//! Guarded database files: how a file gets guarded, and the io methods that guard it.
 //!
-//! A file is guarded by pointing its `pMethods` at a heap block: an io-methods table followed
-//! by the file's state, which keeps the lower table. For a main database ([`Block`]) the same
-//! mechanism serves both ways a file gets guarded:
-//! - [`open`]: a main database opened through the walguard VFS is opened by the lower VFS
-//!   on SQLite's own `sqlite3_file`, then guarded;
-//! - [`adopt`]: a file the loading connection opened before walguard existed is guarded in
-//!   place, from the load on.
+//! A main database gets guarded in one of two ways:
+//! - [`open`]: opened through the walguard VFS, it is a [`DbFile`], laid out as every file
+//!   walguard opens itself (`shim.rs`): walguard's struct first, the lower file after it, the
+//!   state found from the file pointer;
+//! - [`adopt`]: a file the loading connection opened before walguard existed has no room for
+//!   walguard's struct, so its `pMethods` is pointed at an [`AdoptedFile`] (a table and the
+//!   guard) that walguard allocates and finds again through a registry keyed by the file
+//!   pointer, never through `pMethods`; closing it puts the lower table back.
 //!
-//! A WAL file opened through the walguard VFS for a guarded database ([`open_wal`]) gets a
-//! [`WalBlock`], which finds the database's guard through `sqlite3_database_file_object`, as
-//! SQLite's cksumvfs.c does, and checks every page-1 frame written to it.
-//!
-//! Closing a file puts the lower table back, closes the file and frees the block. SQLite
-//! closes a database's WAL before the database file (`sqlite3PagerClose`), so a WAL block's
-//! pointer to the database's guard never dangles.
-//!
-//! walguard's database table is the lower one with three methods replaced: `xWrite` (layer
-//! 2), `xFileControl` (layer 1, `PRAGMA walguard`, `.vfsname`, and the state machine's
-//! checkpoint events) and `xClose`; a WAL's replaces `xWrite` and `xClose`. Every
-//! other entry is the lower function itself, called on the same `sqlite3_file` as it always
-//! was: reading, locking, syncing, shared memory and memory mapping pay nothing, and
-//! `iVersion` and the optional methods are exactly the lower file's.
+//! Both tables replace `xWrite` (layer 2), `xFileControl` (layer 1, `PRAGMA walguard`,
+//! `.vfsname`, the state machine's checkpoint events, the connection), `xClose`, and, with
+//! the WAL-reset mitigation on, `xShmMap`/`xShmLock`/`xShmUnmap`. The guarded methods are
+//! written once, generic over how they find the guard ([`Locate`]).
 
 use std::ffi::{c_char, c_int, c_void};
+use std::sync::Mutex;
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
 use walguard_core::Policy;
 use walguard_core::header::READ_VERSION_OFFSET;
-use walguard_core::wal::{FrameTracker, Probe, WAL_HEADER_LEN};
 use walguard_core::wal_reset::{SHM_EXCLUSIVE, SHM_UNLOCK};
 
 use crate::config;
 use crate::guard::{Connection, Guard};
+use crate::shim::{self, Shim};
 use crate::sqlite;
 
-/// What a guarded file's `pMethods` points to.
+/// A database file opened through the walguard VFS.
 #[repr(C)]
-struct Block {
-    /// Must come first: `pMethods` points here.
+pub struct DbFile {
+    shim: Shim,
+    guard: Guard,
+}
+
+/// A database file adopted at load: its table and its guard, owned by walguard.
+struct AdoptedFile {
     methods: ffi::sqlite3_io_methods,
     guard: Guard,
 }
 
-/// The guard of a file whose `pMethods` is a [`Block`].
+/// The adopted files: (file pointer, its `AdoptedFile`), both as addresses.
+static ADOPTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+
+fn adopted() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
+    ADOPTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How the guarded methods find a file's guard.
+trait Locate {
+    /// # Safety
+    /// `file` is open with a table that [`open`] or [`adopt`] built for this locator.
+    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard;
+}
+
+/// The file is a [`DbFile`].
+struct Owned;
+/// The file is in the registry of adopted files.
+struct Adopted;
+
+impl Locate for Owned {
+    #[inline(always)]
+    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard {
+        // SAFETY: the caller vouches that `file` is a DbFile; SQLite serialises calls on it.
+        unsafe { &mut (*file.cast::<DbFile>()).guard }
+    }
+}
+
+impl Locate for Adopted {
+    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard {
+        let entry = adopted().iter().find(|&&(f, _)| f == file as usize).map(|&(_, a)| a);
+        // SAFETY: an adopted file is in the registry until its xClose; the AdoptedFile lives
+        // (boxed, never moved) until then; SQLite serialises calls on one file.
+        unsafe { &mut (*(entry.expect("an adopted file is registered until closed") as *mut AdoptedFile)).guard }
+    }
+}
+
+/// Is `file` guarded by this copy of walguard (opened through it, or adopted)?
 ///
 /// # Safety
-/// `file` is a guarded, open file; SQLite serialises calls on one file.
-unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard {
-    // SAFETY: the caller vouches that pMethods is the first field of a live Block.
-    unsafe { &mut (*(*file).pMethods.cast::<Block>().cast_mut()).guard }
+/// `file` is open.
+unsafe fn guarded_here(file: *mut ffi::sqlite3_file) -> bool {
+    // SAFETY: an open file has a valid table.
+    let close = unsafe { (*(*file).pMethods).xClose };
+    close.is_some_and(|f| {
+        ptr::fn_addr_eq(f, close_owned as unsafe extern "C" fn(_) -> _) || ptr::fn_addr_eq(f, close_adopted as unsafe extern "C" fn(_) -> _)
+    })
+}
+
+/// The guard of `file` when it is a database file this copy of walguard opened, whatever
+/// `pMethods` now points to (a layer above may have replaced it with a copy of the table).
+///
+/// # Safety
+/// `file` is null or an open file.
+pub unsafe fn owned_guard(file: *mut ffi::sqlite3_file) -> Option<*mut Guard> {
+    // SAFETY: as the caller vouches; a table whose xClose is close_owned belongs to a DbFile.
+    unsafe {
+        let methods = if file.is_null() { ptr::null() } else { (*file).pMethods };
+        let close = methods.as_ref()?.xClose?;
+        ptr::fn_addr_eq(close, close_owned as unsafe extern "C" fn(_) -> _).then(|| &raw mut (*file.cast::<DbFile>()).guard)
+    }
+}
+
+/// The methods both tables replace, for locator `L`.
+fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sqlite3_io_methods) {
+    table.xWrite = Some(write::<L>);
+    table.xFileControl = Some(file_control::<L>);
+    if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && config::wal_reset_fix() {
+        table.xShmLock = Some(shm_lock::<L>);
+        table.xShmMap = Some(shm_map::<L>);
+        table.xShmUnmap = Some(shm_unmap::<L>);
+    }
 }
 
 /// Open a main database file through the lower VFS and guard it.
 ///
 /// # Safety
-/// Arguments as SQLite passes them to `xOpen`; `file` has room for the lower szOsFile; `name`
-/// is a database filename SQLite keeps valid until xClose.
+/// Arguments as SQLite passes them to `xOpen`; `file` is an allocation of the walguard VFS's
+/// `szOsFile` bytes; `name` is a database filename SQLite keeps valid until xClose.
 #[inline(never)]
 pub unsafe fn open(
     lower_vfs: *mut ffi::sqlite3_vfs,
@@ -66,46 +127,44 @@ pub unsafe fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    // SAFETY: as the caller vouches; a failed lower open leaves pMethods as the lower VFS
-    // set it, for SQLite to close, exactly as without walguard.
+    // SAFETY: as the caller vouches. As in cksumvfs.c, a failed open leaves pMethods null.
     unsafe {
+        (*file).pMethods = ptr::null();
         let policy = match policy_from_uri(name) {
             Ok(policy) => policy,
             Err(message) => {
                 sqlite::log(ffi::SQLITE_CANTOPEN, &message);
-                (*file).pMethods = std::ptr::null();
                 return ffi::SQLITE_CANTOPEN;
             }
         };
         let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
-        let rc = lower_open(lower_vfs, name, file, flags, out_flags);
-        if rc != ffi::SQLITE_OK || (*file).pMethods.is_null() {
+        let lower = shim::lower_file(file);
+        let rc = lower_open(lower_vfs, name, lower, flags, out_flags);
+        let lower_methods = (*lower).pMethods;
+        if rc != ffi::SQLITE_OK || lower_methods.is_null() {
             return rc;
         }
-        let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
-        let version = (*(*file).pMethods).iVersion;
-        if !KNOWN_VERSIONS.contains(&version) {
-            sqlite::log(
-                ffi::SQLITE_WARNING,
-                &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"),
-            );
-            return ffi::SQLITE_OK;
-        }
         if policy == Policy::Off {
+            let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
             sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
         }
-        let mut guard = Guard::new(file, (*file).pMethods, lower_vfs, name, policy);
-        let read_only = flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && *out_flags & ffi::SQLITE_OPEN_READONLY != 0);
-        if read_only {
+        let mut guard = Guard::new(lower, lower_methods, lower_vfs, name, policy);
+        if flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && *out_flags & ffi::SQLITE_OPEN_READONLY != 0) {
             guard.opened_read_only();
         }
-        install(file, guard);
+        let methods = shim::methods(&*lower_methods, |table| {
+            table.xClose = Some(close_owned);
+            guard_methods::<Owned>(table, &*lower_methods);
+        });
+        let db = file.cast::<DbFile>();
+        ptr::write(db, DbFile { shim: Shim { base: ffi::sqlite3_file { pMethods: ptr::null() }, methods, lower, lower_methods }, guard });
+        (*file).pMethods = &raw const (*db).shim.methods;
         ffi::SQLITE_OK
     }
 }
 
 /// The io-methods versions whose every field walguard's table carries: a newer table would
-/// have fields past the end of ours.
+/// have fields past the end of ours, which an adopted file's table copies.
 const KNOWN_VERSIONS: std::ops::RangeInclusive<c_int> = 1..=3;
 
 /// Why an open file could not be adopted.
@@ -133,7 +192,7 @@ pub unsafe fn adopt(
 ) -> Result<Policy, NotAdopted> {
     // SAFETY: the caller vouches that `file` is open, so pMethods is a valid table.
     let lower = unsafe { &*(*file).pMethods };
-    if lower.xClose.is_some_and(|f| std::ptr::fn_addr_eq(f, close as unsafe extern "C" fn(_) -> _)) {
+    if unsafe { guarded_here(file) } {
         return Err(NotAdopted::AlreadyGuarded);
     }
     if !KNOWN_VERSIONS.contains(&lower.iVersion) {
@@ -144,34 +203,20 @@ pub unsafe fn adopt(
         sqlite::log(ffi::SQLITE_WARNING, &format!("{message}; guarding it under the default policy"));
         config::default_policy()
     });
-    // SAFETY: the caller vouches for `file`, `vfs` and `path`; it holds the connection's
-    // mutex, so nothing uses the table while it is swapped.
+    // SAFETY: the caller vouches for `file`, `vfs` and `path`.
     let mut guard = unsafe { Guard::new(file, lower, vfs, path, policy) };
     guard.used_by(Connection::Handle(db));
     if read_only {
         guard.opened_read_only();
     }
-    // SAFETY: as above.
-    unsafe { install(file, guard) };
+    let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_adopted), ..*lower };
+    guard_methods::<Adopted>(&mut methods, lower);
+    let entry = Box::into_raw(Box::new(AdoptedFile { methods, guard }));
+    adopted().push((file as usize, entry as usize));
+    // SAFETY: the caller holds the connection's mutex, so nothing uses the table while it is
+    // swapped; the AdoptedFile lives until `close_adopted` reclaims it.
+    unsafe { (*file).pMethods = &raw const (*entry).methods };
     Ok(policy)
-}
-
-/// Point `file` at a new block holding walguard's table over the guard's lower table.
-///
-/// # Safety
-/// `file` is open with the guard's lower table and not in use by another thread.
-unsafe fn install(file: *mut ffi::sqlite3_file, guard: Guard) {
-    // SAFETY: the lower table is the file's valid table.
-    let lower = unsafe { &*guard.lower.methods };
-    let mut methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), xFileControl: Some(file_control), ..*lower };
-    if lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && config::wal_reset_fix() {
-        methods.xShmLock = Some(shm_lock);
-        methods.xShmMap = Some(shm_map);
-        methods.xShmUnmap = Some(shm_unmap);
-    }
-    let block = Box::leak(Box::new(Block { methods, guard }));
-    // SAFETY: the block lives until `close` reclaims it.
-    unsafe { (*file).pMethods = &block.methods };
 }
 
 /// The policy for one file: the `walguard` URI parameter, or the process default.
@@ -194,29 +239,46 @@ unsafe fn policy_from_uri(name: *const c_char) -> Result<Policy, String> {
     }
 }
 
-// The io methods walguard replaces. The lower methods exist (SQLite requires them of every
-// file), so the `else` arms are unreachable in practice; they return an error rather than
-// panic across the FFI boundary.
+// The guarded methods. The lower methods exist where they are installed (SQLite requires
+// the first ones of every file), so the `else` arms are unreachable in practice; they answer
+// an error rather than panic across the FFI boundary.
 
-unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: SQLite closes each file once; the block was leaked by `install` and is
-    // reclaimed exactly once, here, after the lower table is back in place.
+unsafe extern "C" fn close_owned(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: SQLite closes each file once; the DbFile was written by `open` and is dropped
+    // exactly once, here, after the lower file is closed; the memory is SQLite's.
     unsafe {
-        let block = Box::from_raw((*file).pMethods.cast::<Block>().cast_mut());
-        (*file).pMethods = block.guard.lower.methods;
-        (*block.guard.lower.methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
+        let db = file.cast::<DbFile>();
+        let rc = (*(*db).shim.lower_methods).xClose.map_or(ffi::SQLITE_OK, |f| f((*db).shim.lower));
+        ptr::drop_in_place(&raw mut (*db).guard);
+        rc
     }
 }
 
-unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
+unsafe extern "C" fn close_adopted(file: *mut ffi::sqlite3_file) -> c_int {
+    let entry = {
+        let mut registry = adopted();
+        let index = registry.iter().position(|&(f, _)| f == file as usize);
+        index.map(|i| registry.swap_remove(i).1 as *mut AdoptedFile)
+    };
+    let Some(entry) = entry else { return ffi::SQLITE_MISUSE };
+    // SAFETY: the entry was boxed by `adopt` and is reclaimed exactly once, here, after the
+    // lower table is back in place.
+    unsafe {
+        let adopted = Box::from_raw(entry);
+        (*file).pMethods = adopted.guard.lower.methods;
+        (*adopted.guard.lower.methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
+    }
+}
+
+unsafe extern "C" fn write<L: Locate>(file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
     // SAFETY: SQLite passes a buffer of `amt` bytes.
     unsafe {
-        let g = guard(file);
+        let g = L::guard(file);
         let Some(f) = (*g.lower.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
         if offset > READ_VERSION_OFFSET as i64 {
-            return f(file, buf, amt, offset); // the hot path: any page but page 1, a tail call
+            return f(g.lower.file, buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
-        write_page1(g, file, f, buf, amt, offset)
+        write_page1(g, f, buf, amt, offset)
     }
 }
 
@@ -225,58 +287,27 @@ type Write = unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, 
 /// A write that may cover byte 19: layer 2 decides, then the lower `xWrite` writes.
 ///
 /// # Safety
-/// As [`write`]; `lower_write` is the lower xWrite of `file`.
+/// As [`write`]; `lower_write` is the lower xWrite of the guard's file.
 #[inline(never)]
-unsafe fn write_page1(
-    g: &mut Guard,
-    file: *mut ffi::sqlite3_file,
-    lower_write: Write,
-    buf: *const c_void,
-    amt: c_int,
-    offset: i64,
-) -> c_int {
+unsafe fn write_page1(g: &mut Guard, lower_write: Write, buf: *const c_void, amt: c_int, offset: i64) -> c_int {
     // SAFETY: SQLite's buffer holds `amt` bytes; writing it through the lower method.
     unsafe {
         match g.check_database_write(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
-            Ok(()) => lower_write(file, buf, amt, offset),
+            Ok(()) => lower_write(g.lower.file, buf, amt, offset),
             Err(rc) => rc,
         }
     }
 }
 
-unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
+unsafe extern "C" fn shm_lock<L: Locate>(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
     // SAFETY: SQLite's own arguments; installed only over a lower xShmLock.
     unsafe {
-        let g = guard(file);
+        let g = L::guard(file);
         let Some(f) = (*g.lower.methods).xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
         if flags & SHM_EXCLUSIVE == 0 {
-            return f(file, offset, n, flags); // the hot path: readers' shared locks, a tail call
+            return f(g.lower.file, offset, n, flags); // the hot path: readers' shared locks, a tail call
         }
-        shm_lock_exclusive(g, file, f, offset, n, flags)
-    }
-}
-
-unsafe extern "C" fn shm_map(file: *mut ffi::sqlite3_file, index: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int {
-    // SAFETY: SQLite's own arguments; installed only over a lower xShmMap.
-    unsafe {
-        let g = guard(file);
-        let Some(f) = (*g.lower.methods).xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
-        let rc = f(file, index, size, extend, out);
-        // SQLITE_READONLY: a read-only mapping, still the wal-index SQLite reads.
-        if (rc == ffi::SQLITE_OK || rc == ffi::SQLITE_READONLY) && !(*out).is_null() {
-            g.shm_mapped(index, (*out).cast_const().cast());
-        }
-        rc
-    }
-}
-
-unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    // SAFETY: SQLite's own arguments; installed only over a lower xShmUnmap.
-    unsafe {
-        let g = guard(file);
-        g.shm_mapped(0, ptr::null());
-        let Some(f) = (*g.lower.methods).xShmUnmap else { return ffi::SQLITE_OK };
-        f(file, delete)
+        shm_lock_exclusive(g, f, offset, n, flags)
     }
 }
 
@@ -285,11 +316,11 @@ type ShmLock = unsafe extern "C" fn(*mut ffi::sqlite3_file, c_int, c_int, c_int)
 /// An exclusive lock or unlock: the events of the WAL-reset salt check.
 ///
 /// # Safety
-/// As [`shm_lock`]; `lower` is the lower xShmLock of `file`.
+/// As [`shm_lock`]; `lower` is the lower xShmLock of the guard's file.
 #[inline(never)]
-unsafe fn shm_lock_exclusive(g: &mut Guard, file: *mut ffi::sqlite3_file, lower: ShmLock, offset: c_int, n: c_int, flags: c_int) -> c_int {
+unsafe fn shm_lock_exclusive(g: &mut Guard, lower: ShmLock, offset: c_int, n: c_int, flags: c_int) -> c_int {
     // SAFETY: forwarding SQLite's own arguments.
-    let rc = unsafe { lower(file, offset, n, flags) };
+    let rc = unsafe { lower(g.lower.file, offset, n, flags) };
     if rc != ffi::SQLITE_OK {
         return rc;
     }
@@ -300,16 +331,47 @@ unsafe fn shm_lock_exclusive(g: &mut Guard, file: *mut ffi::sqlite3_file, lower:
     g.shm_locked_exclusive(offset, n).err().unwrap_or(rc)
 }
 
-unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
+unsafe extern "C" fn shm_map<L: Locate>(
+    file: *mut ffi::sqlite3_file,
+    index: c_int,
+    size: c_int,
+    extend: c_int,
+    out: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: SQLite's own arguments; installed only over a lower xShmMap.
+    unsafe {
+        let g = L::guard(file);
+        let Some(f) = (*g.lower.methods).xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
+        let rc = f(g.lower.file, index, size, extend, out);
+        // SQLITE_READONLY: a read-only mapping, still the wal-index SQLite reads.
+        if (rc == ffi::SQLITE_OK || rc == ffi::SQLITE_READONLY) && !(*out).is_null() {
+            g.shm_mapped(index, (*out).cast_const().cast());
+        }
+        rc
+    }
+}
+
+unsafe extern "C" fn shm_unmap<L: Locate>(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
+    // SAFETY: SQLite's own arguments; installed only over a lower xShmUnmap.
+    unsafe {
+        let g = L::guard(file);
+        g.shm_mapped(0, ptr::null());
+        let Some(f) = (*g.lower.methods).xShmUnmap else { return ffi::SQLITE_OK };
+        f(g.lower.file, delete)
+    }
+}
+
+unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
+        let g = L::guard(file);
         match op {
             ffi::SQLITE_FCNTL_PRAGMA
             | ffi::SQLITE_FCNTL_VFSNAME
             | ffi::SQLITE_FCNTL_CKPT_START
             | ffi::SQLITE_FCNTL_CKPT_DONE
-            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(guard(file), op, arg),
-            _ => guard(file).file_control(op, arg), // the hot path: a tail call
+            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(g, op, arg),
+            _ => g.file_control(op, arg), // the hot path: a tail call
         }
     }
 }
@@ -335,139 +397,4 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
         }
         g.file_control(op, arg)
     }
-}
-
-/// What a guarded database's WAL file's `pMethods` points to.
-#[repr(C)]
-struct WalBlock {
-    /// Must come first: `pMethods` points here.
-    methods: ffi::sqlite3_io_methods,
-    lower_methods: *const ffi::sqlite3_io_methods,
-    /// The lower `xWrite`, at hand for the hot path.
-    lower_write: Option<unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, ffi::sqlite3_int64) -> c_int>,
-    /// The guard of the database this WAL belongs to (see the module comment for why it
-    /// outlives the WAL file).
-    db: *mut Guard,
-    frames: FrameTracker,
-}
-
-/// Open a WAL file through the lower VFS, and check its page-1 frames when its database is
-/// guarded.
-///
-/// # Safety
-/// Arguments as SQLite passes them to `xOpen` for a file with `SQLITE_OPEN_WAL`; `name` is
-/// the WAL name SQLite derived from its database's (what `sqlite3_database_file_object`
-/// needs).
-pub unsafe fn open_wal(
-    lower_vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    file: *mut ffi::sqlite3_file,
-    flags: c_int,
-    out_flags: *mut c_int,
-) -> c_int {
-    // SAFETY: as the caller vouches.
-    unsafe {
-        let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
-        let rc = lower_open(lower_vfs, name, file, flags, out_flags);
-        if rc != ffi::SQLITE_OK || (*file).pMethods.is_null() || !KNOWN_VERSIONS.contains(&(*(*file).pMethods).iVersion) {
-            return rc;
-        }
-        let db = ffi::sqlite3_database_file_object(name);
-        let db_methods = if db.is_null() { ptr::null() } else { (*db).pMethods };
-        if db_methods.is_null() || !(*db_methods).xClose.is_some_and(|f| ptr::fn_addr_eq(f, close as unsafe extern "C" fn(_) -> _)) {
-            return rc; // its database is not guarded by this library
-        }
-        let lower = (*file).pMethods;
-        let methods = ffi::sqlite3_io_methods { xClose: Some(wal_close), xWrite: Some(wal_write), ..*lower };
-        let db = &raw mut (*db_methods.cast::<Block>().cast_mut()).guard;
-        let block = Box::into_raw(Box::new(WalBlock {
-            methods,
-            lower_methods: lower,
-            lower_write: (*lower).xWrite,
-            db,
-            frames: FrameTracker::default(),
-        }));
-        (*file).pMethods = block.cast();
-        rc
-    }
-}
-
-unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: as `close`, for a block made by `open_wal`.
-    unsafe {
-        let block = Box::from_raw((*file).pMethods.cast::<WalBlock>().cast_mut());
-        (*file).pMethods = block.lower_methods;
-        (*block.lower_methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
-    }
-}
-
-unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
-    // SAFETY: SQLite passes a buffer of `amt` bytes; pMethods is the WalBlock `open_wal` made.
-    unsafe {
-        let block = &mut *(*file).pMethods.cast::<WalBlock>().cast_mut();
-        if let Some(f) = block.lower_write
-            && block.frames.routine(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize))
-        {
-            return f(file, buf, amt, offset); // the hot path: every append of a routine frame
-        }
-        wal_write_any(block, file, buf, amt, offset)
-    }
-}
-
-/// Every WAL write that is not a routine append.
-///
-/// # Safety
-/// As [`wal_write`]; `block` is `file`'s WalBlock.
-#[inline(never)]
-unsafe fn wal_write_any(block: &mut WalBlock, file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: i64) -> c_int {
-    // SAFETY: as the caller vouches.
-    unsafe {
-        let Some(f) = block.lower_write else { return ffi::SQLITE_IOERR_WRITE };
-        let data = slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize);
-        match block.frames.observe(offset, data) {
-            Probe::Nothing => f(file, buf, amt, offset),
-            probe => match check_wal_write(block, file, offset, data, probe) {
-                Ok(()) => f(file, buf, amt, offset),
-                Err(rc) => rc,
-            },
-        }
-    }
-}
-
-/// A WAL write that puts a page's byte 19: find the page, and check it if it is page 1.
-///
-/// # Safety
-/// `block` is `file`'s WalBlock; `data` is the write at `offset`.
-#[inline(never)]
-unsafe fn check_wal_write(
-    block: &mut WalBlock,
-    file: *mut ffi::sqlite3_file,
-    offset: i64,
-    data: &[u8],
-    mut probe: Probe,
-) -> Result<(), c_int> {
-    // SAFETY: reads of the WAL file through its own lower methods, into local buffers.
-    let read = |at: i64, buf: &mut [u8]| -> Result<(), c_int> {
-        let read = unsafe { (*block.lower_methods).xRead }.ok_or(ffi::SQLITE_IOERR_READ)?;
-        match unsafe { read(file, buf.as_mut_ptr().cast(), buf.len() as c_int, at) } {
-            ffi::SQLITE_OK => Ok(()),
-            rc => Err(rc),
-        }
-    };
-    if probe == Probe::NeedPageSize {
-        let mut header = [0u8; WAL_HEADER_LEN as usize];
-        read(0, &mut header)?;
-        if !block.frames.learn(&header) {
-            // No valid WAL header on disk: SQLite's recovery would ignore every frame.
-            return Ok(());
-        }
-        probe = block.frames.observe(offset, data);
-    }
-    let written = probe.page1_byte(|frame| {
-        let mut page_number = [0u8; 4];
-        read(frame, &mut page_number).map(|()| u32::from_be_bytes(page_number))
-    })?;
-    // SAFETY: the database's guard outlives its WAL file; SQLite serialises a connection's
-    // calls on its database and WAL files.
-    written.map_or(Ok(()), |byte| unsafe { (*block.db).check_wal_page1(byte) })
 }

@@ -1,6 +1,7 @@
 //! The guard of one main database file: the FFI side of both layers.
 //!
-//! The io methods (`file.rs`) forward everything to the lower file and call in here for:
+//! The io methods (`file.rs`, `wal_file.rs`) forward everything to the lower file and call in
+//! here for:
 //! - `xFileControl(SQLITE_FCNTL_PRAGMA)` for `journal_mode`: layer 1;
 //! - `xWrite` of the database file, and of its WAL file, when the write puts anything but 2
 //!   at byte 19 of page 1: layer 2, decided by `walguard_core::write_guard`, which asks the

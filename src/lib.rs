@@ -38,7 +38,9 @@
 //! ## Layout
 //! - `walguard_core` (the `core/` crate): every decision, as plain Rust;
 //! - [`vfs`]: registration and the VFS methods;
-//! - [`file`]: how a main database file and its WAL are guarded, and their io methods;
+//! - [`shim`]: the layout of the files walguard opens itself, and the forwarding io methods;
+//! - [`file`]: how a main database file is guarded (opened or adopted), its guarded methods;
+//! - [`wal_file`]: the WAL files of guarded databases, whose page-1 frames are checked;
 //! - [`guard`]: one guarded file: layer 1, and the FFI side of layer 2;
 //! - [`connection`]: guarding the files the loading connection already has open;
 //! - [`sql`]: `walguard_status()` and `walguard_version()`;
@@ -49,10 +51,12 @@ mod config;
 mod connection;
 mod file;
 mod guard;
+mod shim;
 mod sql;
 mod sqlite;
 mod stats;
 mod vfs;
+mod wal_file;
 
 use std::ffi::{c_char, c_int};
 use std::sync::OnceLock;

@@ -1,11 +1,11 @@
 //! The `walguard` VFS: registration and the VFS-level methods.
 //!
 //! Following SQLite's `ext/misc/cksumvfs.c`, the lower VFS (the default one when walguard
-//! is loaded) lives in `pAppData` and every method is forwarded to it. Every file is opened
-//! by the lower `xOpen` on SQLite's own `sqlite3_file` (so `szOsFile` is the lower one);
-//! main database files are then guarded (`file::open`), WAL files of guarded databases get
-//! their page-1 frames checked (`file::open_wal`), and every other file (journals, temp
-//! files) belongs to the lower VFS alone.
+//! is loaded) lives in `pAppData` and every method is forwarded to it. `szOsFile` has room
+//! for walguard's struct followed by the lower file (`shim.rs`): main database files are
+//! opened that way and guarded (`file::open`), and so are the WAL files of guarded databases
+//! (`wal_file::open`); every other file (journals, temp files) is opened by the lower `xOpen`
+//! on the allocation itself and belongs to the lower VFS alone.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use libsqlite3_sys as ffi;
 
-use crate::file;
+use crate::{file, shim, wal_file};
 
 /// The name the VFS is registered under.
 pub const NAME: &std::ffi::CStr = c"walguard";
@@ -87,7 +87,8 @@ unsafe fn wrap(base: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
     let v2 = b.iVersion >= 2;
     ffi::sqlite3_vfs {
         iVersion: b.iVersion.min(3),
-        szOsFile: b.szOsFile,
+        // Room for walguard's struct before the lower file (see `shim.rs`).
+        szOsFile: b.szOsFile + shim::LOWER_OFFSET as c_int,
         mxPathname: b.mxPathname,
         pNext: ptr::null_mut(),
         zName: NAME.as_ptr(),
@@ -126,7 +127,7 @@ unsafe extern "C" fn open(
         } else if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
             return file::open(base, name, out, flags, out_flags);
         } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
-            return file::open_wal(base, name, out, flags, out_flags);
+            return wal_file::open(base, name, out, flags, out_flags);
         }
         // Journals and temporary files belong to the lower VFS outright.
         let Some(base_open) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
