@@ -43,7 +43,8 @@ test-python: build deps-test
 	/usr/bin/python3 -m unittest discover -s python-tests -v
 
 # Loading into hand-made hosts: a too-old SQLite, a second SQLite library in the process;
-# and SQLite's WAL-reset race forced on the system SQLite, without and with the mitigation.
+# SQLite's WAL-reset race forced on the system SQLite, without and with the mitigation; a
+# shim with PROJ's pattern (it swaps pMethods) above walguard and below it.
 test-loading: build
 	mkdir -p build
 	gcc -Wall -O1 -o build/loading c-tests/loading.c -lsqlite3 -ldl
@@ -51,6 +52,8 @@ test-loading: build
 	gcc -Wall -O1 -o build/walreset c-tests/walreset.c -lsqlite3
 	d=$$(mktemp -d) && WALGUARD_WAL_RESET_FIX=off build/walreset $(CURDIR)/$(LIB) $$d corrupts && \
 	  build/walreset $(CURDIR)/$(LIB) $$d intact && rm -rf $$d
+	gcc -Wall -O1 -o build/shims c-tests/shims.c -lsqlite3
+	d=$$(mktemp -d) && build/shims $(CURDIR)/$(LIB) $$d above && build/shims $(CURDIR)/$(LIB) $$d below && rm -rf $$d
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test

@@ -157,6 +157,37 @@ class WalguardFromPython(unittest.TestCase):
         other.close()
         self.assertEqual(header(self.path), (2, 2))
 
+    def test_spatialite_loaded_after_walguard(self):
+        # SpatiaLite's PROJ opens proj.db through a wrapper of the default VFS (walguard) that
+        # replaces the file's pMethods with its own copy of walguard's table. It ran in a child
+        # process: a crash there must fail this test, not end the test run.
+        import subprocess
+        import sys
+        script = """
+import sqlite3, sys
+b = sqlite3.connect(":memory:"); b.enable_load_extension(True); b.load_extension(sys.argv[1]); b.close()
+c = sqlite3.connect(sys.argv[2], isolation_level=None); c.enable_load_extension(True)
+c.load_extension("mod_spatialite")
+c.execute("SELECT InitSpatialMetadata(1)")
+c.execute("CREATE TABLE places(id INTEGER PRIMARY KEY, name TEXT)")
+c.execute("SELECT AddGeometryColumn('places', 'geom', 4326, 'POINT', 'XY')")
+c.execute("INSERT INTO places(name, geom) VALUES('a', MakePoint(1, 2, 4326))")
+print(c.execute("SELECT AsText(Transform(geom, 3857)) FROM places").fetchone()[0])
+print(c.execute("PRAGMA walguard").fetchone()[0])
+try:
+    c.execute("PRAGMA journal_mode=DELETE")
+    print("not refused")
+except sqlite3.OperationalError as e:
+    print(str(e).split(" on ")[0])
+c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+print(c.execute("PRAGMA integrity_check").fetchone()[0])
+"""
+        out = subprocess.run([sys.executable, "-c", script, LIB, self.path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.splitlines(),
+                         ["POINT(111319.490793 222684.208506)", "enforce", "walguard: refused journal_mode=DELETE", "ok"])
+        self.assertEqual(header(self.path), (2, 2))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,7 @@
 set -euo pipefail
 want=(libclang-dev libsqlite3-dev pkg-config)
 case "${1:-build}" in
-  test) want+=(sqlite3 python3 tcl libsqlite3-tcl) ;;
+  test) want+=(sqlite3 python3 tcl libsqlite3-tcl libsqlite3-mod-spatialite) ;;
   valgrind) want+=(valgrind sqlite3 strace) ;;
   python-venv) want+=(python3-venv) ;;
   node) want+=(nodejs npm) ;;
