@@ -130,6 +130,31 @@ class WalguardFromPython(unittest.TestCase):
         reopened = sqlite3.connect(self.path)
         self.assertIntact(reopened, 101)
 
+    def test_where_sqlite_stays_in_wal_walguard_answers_as_sqlite(self):
+        # Inside a write transaction SQLite answers the current mode; walguard does not refuse.
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t VALUES(101)")
+        self.assertEqual(conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0], "wal")
+        conn.execute("ROLLBACK")
+        # Inside a read transaction: SQLite's own error, not walguard's.
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM t").fetchone()
+        with self.assertRaisesRegex(sqlite3.OperationalError, "^cannot change out of wal mode from within a transaction"):
+            conn.execute("PRAGMA journal_mode=DELETE").fetchall()
+        conn.execute("ROLLBACK")
+        conn.close()
+        # An immutable open: SQLite answers and writes nothing.
+        imm = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True)
+        self.assertEqual(imm.execute("PRAGMA journal_mode=DELETE").fetchone()[0], "delete")
+        imm.close()
+        # A read-only open: SQLite's own I/O error at step.
+        ro = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        with self.assertRaisesRegex(sqlite3.OperationalError, "^disk I/O error"):
+            ro.execute("PRAGMA journal_mode=DELETE").fetchall()
+        ro.close()
+        self.assertEqual(header(self.path), (2, 2))
+
     def test_a_second_copy_from_another_path_defers_to_the_first(self):
         # The pip package's copy next to the installed one: same file name, other directory.
         import shutil
