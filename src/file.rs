@@ -1,18 +1,19 @@
 //! Guarded database files: how a file gets guarded, and the io methods that guard it.
 //!
 //! A main database gets guarded in one of two ways:
-//! - [`open`]: opened through the walguard VFS, it is a [`DbFile`], laid out as every file
-//!   walguard opens itself (`shim.rs`): walguard's struct first, the lower file after it, the
-//!   state found from the file pointer;
+//! - [`open`]: opened through the walguard VFS, the lower file fills the start of SQLite's
+//!   allocation and a [`DbTail`] (walguard's table and the guard) follows it (`shim.rs`), found
+//!   from the file pointer;
 //! - [`adopt`]: a file the loading connection opened before walguard existed has no room for
 //!   walguard's struct, so its `pMethods` is pointed at an [`AdoptedFile`] (a table and the
 //!   guard) that walguard allocates and finds again through a registry keyed by the file
 //!   pointer, never through `pMethods`; closing it puts the lower table back.
 //!
-//! Both tables replace `xWrite` (layer 2), `xFileControl` (layer 1, `PRAGMA walguard`,
-//! `.vfsname`, the state machine's checkpoint events, the connection), `xClose`, and, with
-//! the WAL-reset mitigation on, `xShmMap`/`xShmLock`/`xShmUnmap`. The guarded methods are
-//! written once, generic over how they find the guard ([`Locate`]).
+//! Both tables are the lower table with `xWrite` (layer 2), `xFileControl` (layer 1,
+//! `PRAGMA walguard`, `.vfsname`, the state machine's checkpoint events, the connection),
+//! `xClose` and, with the WAL-reset mitigation on, `xShmMap`/`xShmLock`/`xShmUnmap` replaced;
+//! every other entry is the lower function itself, called on the same `sqlite3_file`. The
+//! guarded methods are written once, generic over how they find the guard ([`Locate`]).
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
@@ -21,17 +22,16 @@ use std::{ptr, slice};
 use libsqlite3_sys as ffi;
 use walguard_core::Policy;
 use walguard_core::header::READ_VERSION_OFFSET;
-use walguard_core::wal_reset::{SHM_EXCLUSIVE, SHM_UNLOCK};
+use walguard_core::wal_reset::SHM_UNLOCK;
 
 use crate::config;
 use crate::guard::{Connection, Guard};
-use crate::shim::{self, Shim};
+use crate::shim;
 use crate::sqlite;
 
-/// A database file opened through the walguard VFS.
-#[repr(C)]
-pub struct DbFile {
-    shim: Shim,
+/// Walguard's struct after the lower file of a database opened through the walguard VFS.
+pub struct DbTail {
+    methods: ffi::sqlite3_io_methods,
     guard: Guard,
 }
 
@@ -55,7 +55,7 @@ trait Locate {
     unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard;
 }
 
-/// The file is a [`DbFile`].
+/// The file has a [`DbTail`].
 struct Owned;
 /// The file is in the registry of adopted files.
 struct Adopted;
@@ -63,8 +63,8 @@ struct Adopted;
 impl Locate for Owned {
     #[inline(always)]
     unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard {
-        // SAFETY: the caller vouches that `file` is a DbFile; SQLite serialises calls on it.
-        unsafe { &mut (*file.cast::<DbFile>()).guard }
+        // SAFETY: the caller vouches that `file` has a DbTail; SQLite serialises calls on it.
+        unsafe { &mut (*shim::tail::<DbTail>(file)).guard }
     }
 }
 
@@ -95,11 +95,11 @@ unsafe fn guarded_here(file: *mut ffi::sqlite3_file) -> bool {
 /// # Safety
 /// `file` is null or an open file.
 pub unsafe fn owned_guard(file: *mut ffi::sqlite3_file) -> Option<*mut Guard> {
-    // SAFETY: as the caller vouches; a table whose xClose is close_owned belongs to a DbFile.
+    // SAFETY: as the caller vouches; a table whose xClose is close_owned is a DbTail's.
     unsafe {
         let methods = if file.is_null() { ptr::null() } else { (*file).pMethods };
         let close = methods.as_ref()?.xClose?;
-        ptr::fn_addr_eq(close, close_owned as unsafe extern "C" fn(_) -> _).then(|| &raw mut (*file.cast::<DbFile>()).guard)
+        ptr::fn_addr_eq(close, close_owned as unsafe extern "C" fn(_) -> _).then(|| &raw mut (*shim::tail::<DbTail>(file)).guard)
     }
 }
 
@@ -118,7 +118,8 @@ fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sq
 ///
 /// # Safety
 /// Arguments as SQLite passes them to `xOpen`; `file` is an allocation of the walguard VFS's
-/// `szOsFile` bytes; `name` is a database filename SQLite keeps valid until xClose.
+/// `szOsFile` bytes (`shim::os_file_size`); `name` is a database filename SQLite keeps valid
+/// until xClose.
 #[inline(never)]
 pub unsafe fn open(
     lower_vfs: *mut ffi::sqlite3_vfs,
@@ -127,44 +128,50 @@ pub unsafe fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    // SAFETY: as the caller vouches. As in cksumvfs.c, a failed open leaves pMethods null.
+    // SAFETY: as the caller vouches; a failed lower open leaves pMethods as the lower VFS set
+    // it, for SQLite to close, exactly as without walguard.
     unsafe {
-        (*file).pMethods = ptr::null();
         let policy = match policy_from_uri(name) {
             Ok(policy) => policy,
             Err(message) => {
                 sqlite::log(ffi::SQLITE_CANTOPEN, &message);
+                (*file).pMethods = ptr::null();
                 return ffi::SQLITE_CANTOPEN;
             }
         };
         let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
-        let lower = shim::lower_file(file);
-        let rc = lower_open(lower_vfs, name, lower, flags, out_flags);
-        let lower_methods = (*lower).pMethods;
+        let rc = lower_open(lower_vfs, name, file, flags, out_flags);
+        let lower_methods = (*file).pMethods;
         if rc != ffi::SQLITE_OK || lower_methods.is_null() {
             return rc;
         }
+        let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
+        let version = (*lower_methods).iVersion;
+        if !KNOWN_VERSIONS.contains(&version) {
+            sqlite::log(
+                ffi::SQLITE_WARNING,
+                &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"),
+            );
+            return ffi::SQLITE_OK;
+        }
         if policy == Policy::Off {
-            let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
             sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
         }
-        let mut guard = Guard::new(lower, lower_methods, lower_vfs, name, policy);
+        let mut guard = Guard::new(file, lower_methods, lower_vfs, name, policy);
         if flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && *out_flags & ffi::SQLITE_OPEN_READONLY != 0) {
             guard.opened_read_only();
         }
-        let methods = shim::methods(&*lower_methods, |table| {
-            table.xClose = Some(close_owned);
-            guard_methods::<Owned>(table, &*lower_methods);
-        });
-        let db = file.cast::<DbFile>();
-        ptr::write(db, DbFile { shim: Shim { base: ffi::sqlite3_file { pMethods: ptr::null() }, methods, lower, lower_methods }, guard });
-        (*file).pMethods = &raw const (*db).shim.methods;
+        let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_owned), ..*lower_methods };
+        guard_methods::<Owned>(&mut methods, &*lower_methods);
+        let tail = shim::tail::<DbTail>(file);
+        ptr::write(tail, DbTail { methods, guard });
+        (*file).pMethods = &raw const (*tail).methods;
         ffi::SQLITE_OK
     }
 }
 
 /// The io-methods versions whose every field walguard's table carries: a newer table would
-/// have fields past the end of ours, which an adopted file's table copies.
+/// have fields past the end of ours.
 const KNOWN_VERSIONS: std::ops::RangeInclusive<c_int> = 1..=3;
 
 /// Why an open file could not be adopted.
@@ -244,12 +251,15 @@ unsafe fn policy_from_uri(name: *const c_char) -> Result<Policy, String> {
 // an error rather than panic across the FFI boundary.
 
 unsafe extern "C" fn close_owned(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: SQLite closes each file once; the DbFile was written by `open` and is dropped
-    // exactly once, here, after the lower file is closed; the memory is SQLite's.
+    // SAFETY: SQLite closes each file once; the DbTail was written by `open` and is dropped
+    // exactly once, here, after the lower table is back in place and the file closed; the
+    // memory is SQLite's.
     unsafe {
-        let db = file.cast::<DbFile>();
-        let rc = (*(*db).shim.lower_methods).xClose.map_or(ffi::SQLITE_OK, |f| f((*db).shim.lower));
-        ptr::drop_in_place(&raw mut (*db).guard);
+        let tail = shim::tail::<DbTail>(file);
+        let lower = (*tail).guard.lower.methods;
+        (*file).pMethods = lower;
+        let rc = (*lower).xClose.map_or(ffi::SQLITE_OK, |f| f(file));
+        ptr::drop_in_place(tail);
         rc
     }
 }
@@ -304,21 +314,21 @@ unsafe extern "C" fn shm_lock<L: Locate>(file: *mut ffi::sqlite3_file, offset: c
     unsafe {
         let g = L::guard(file);
         let Some(f) = (*g.lower.methods).xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
-        if flags & SHM_EXCLUSIVE == 0 {
-            return f(g.lower.file, offset, n, flags); // the hot path: readers' shared locks, a tail call
+        if !g.reset_tracks(offset, n, flags) {
+            return f(g.lower.file, offset, n, flags); // the hot path: shared locks, readers' marks; a tail call
         }
-        shm_lock_exclusive(g, f, offset, n, flags)
+        shm_lock_tracked(g, f, offset, n, flags)
     }
 }
 
 type ShmLock = unsafe extern "C" fn(*mut ffi::sqlite3_file, c_int, c_int, c_int) -> c_int;
 
-/// An exclusive lock or unlock: the events of the WAL-reset salt check.
+/// An exclusive lock or unlock the WAL-reset salt check follows (`ResetGuard::tracks`).
 ///
 /// # Safety
 /// As [`shm_lock`]; `lower` is the lower xShmLock of the guard's file.
 #[inline(never)]
-unsafe fn shm_lock_exclusive(g: &mut Guard, lower: ShmLock, offset: c_int, n: c_int, flags: c_int) -> c_int {
+unsafe fn shm_lock_tracked(g: &mut Guard, lower: ShmLock, offset: c_int, n: c_int, flags: c_int) -> c_int {
     // SAFETY: forwarding SQLite's own arguments.
     let rc = unsafe { lower(g.lower.file, offset, n, flags) };
     if rc != ffi::SQLITE_OK {

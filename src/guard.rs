@@ -122,6 +122,12 @@ impl Guard {
         }
     }
 
+    /// Does the salt check follow this `xShmLock` call?
+    #[inline(always)]
+    pub fn reset_tracks(&self, offset: c_int, n: c_int, flags: c_int) -> bool {
+        self.reset.tracks(offset, n, flags)
+    }
+
     /// Exclusive `xShmLock` locks were released.
     pub fn shm_unlocked_exclusive(&mut self, offset: c_int, n: c_int) {
         self.reset.unlocked(offset, n);

@@ -38,7 +38,7 @@
 //! ## Layout
 //! - `walguard_core` (the `core/` crate): every decision, as plain Rust;
 //! - [`vfs`]: registration and the VFS methods;
-//! - [`shim`]: the layout of the files walguard opens itself, and the forwarding io methods;
+//! - [`shim`]: where walguard keeps its state in the files it opens (after the lower file);
 //! - [`file`]: how a main database file is guarded (opened or adopted), its guarded methods;
 //! - [`wal_file`]: the WAL files of guarded databases, whose page-1 frames are checked;
 //! - [`guard`]: one guarded file: layer 1, and the FFI side of layer 2;

@@ -1,11 +1,11 @@
 //! The `walguard` VFS: registration and the VFS-level methods.
 //!
 //! Following SQLite's `ext/misc/cksumvfs.c`, the lower VFS (the default one when walguard
-//! is loaded) lives in `pAppData` and every method is forwarded to it. `szOsFile` has room
-//! for walguard's struct followed by the lower file (`shim.rs`): main database files are
-//! opened that way and guarded (`file::open`), and so are the WAL files of guarded databases
-//! (`wal_file::open`); every other file (journals, temp files) is opened by the lower `xOpen`
-//! on the allocation itself and belongs to the lower VFS alone.
+//! is loaded) lives in `pAppData` and every method is forwarded to it. Every file is opened by
+//! the lower `xOpen` at the start of SQLite's allocation, and `szOsFile` has room for
+//! walguard's struct after it (`shim.rs`): main database files are then guarded
+//! (`file::open`), and so are the WAL files of guarded databases (`wal_file::open`); every
+//! other file (journals, temp files) belongs to the lower VFS alone.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
@@ -87,8 +87,8 @@ unsafe fn wrap(base: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
     let v2 = b.iVersion >= 2;
     ffi::sqlite3_vfs {
         iVersion: b.iVersion.min(3),
-        // Room for walguard's struct before the lower file (see `shim.rs`).
-        szOsFile: b.szOsFile + shim::LOWER_OFFSET as c_int,
+        // Room for walguard's struct after the lower file (see `shim.rs`).
+        szOsFile: c_int::try_from(shim::os_file_size(usize::try_from(b.szOsFile).unwrap_or(0))).unwrap_or(c_int::MAX),
         mxPathname: b.mxPathname,
         pNext: ptr::null_mut(),
         zName: NAME.as_ptr(),

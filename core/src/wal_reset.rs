@@ -63,6 +63,22 @@ fn covers(offset: i32, n: i32, slot: i32) -> bool {
 }
 
 impl ResetGuard {
+    /// Does an `xShmLock` call matter to the check? Exclusive locks and unlocks of CKPT always
+    /// do; of WRITE and READ_LOCK(0) only while this connection holds CKPT (a checkpointer).
+    /// Shared locks (readers), the other readers' marks and an ordinary writer's WRITE pass
+    /// without a look.
+    ///
+    /// Why skipping a writer's WRITE is sound: `holds_write` only ever skips the comparison,
+    /// so it must never be true while WRITE is not held. It is set only while CKPT is held,
+    /// cleared by WRITE's release or CKPT's, whichever comes first. A connection that took
+    /// WRITE before CKPT (never SQLite's order) would have it false: the comparison then runs,
+    /// and passes, since no reset can happen while this connection holds WRITE.
+    #[inline(always)]
+    pub fn tracks(&self, offset: i32, n: i32, flags: i32) -> bool {
+        flags & SHM_EXCLUSIVE != 0
+            && (covers(offset, n, CKPT_LOCK) || (self.holds_checkpoint && (offset == WRITE_LOCK || (offset, n) == (READ_LOCK_0, 1))))
+    }
+
     /// Parse the salts out of the first bytes of wal-index region 0, if its version is known.
     pub fn salts(header: &[u8]) -> Option<Salts> {
         let version = u32::from_ne_bytes(header.get(..4)?.try_into().ok()?);
@@ -76,7 +92,7 @@ impl ResetGuard {
             self.holds_checkpoint = true;
             self.checkpoint_salts = live();
         } else if covers(offset, n, WRITE_LOCK) {
-            self.holds_write = true;
+            self.holds_write = self.holds_checkpoint;
         } else if (offset, n) == (READ_LOCK_0, 1) && self.holds_checkpoint && !self.holds_write {
             if let (Some(recorded), Some(now)) = (self.checkpoint_salts, live()) {
                 if recorded != now {
@@ -92,6 +108,7 @@ impl ResetGuard {
         if covers(offset, n, CKPT_LOCK) {
             self.holds_checkpoint = false;
             self.checkpoint_salts = None;
+            self.holds_write = false;
         }
         if covers(offset, n, WRITE_LOCK) {
             self.holds_write = false;
@@ -146,6 +163,54 @@ mod tests {
         g.unlocked(0, 8);
         g.locked(CKPT_LOCK, 1, || Some(S));
         assert_eq!(g.locked(READ_LOCK_0 + 1, 1, || panic!()), LockVerdict::Keep, "READ_LOCK(1) is a reader's mark");
+    }
+
+    #[test]
+    fn only_the_locks_that_matter_are_tracked() {
+        let (lock, unlock) = (SHM_LOCK | SHM_EXCLUSIVE, SHM_UNLOCK | SHM_EXCLUSIVE);
+        let mut g = ResetGuard::default();
+        assert!(g.tracks(CKPT_LOCK, 1, lock));
+        assert!(g.tracks(CKPT_LOCK, 7, lock), "recovery's range covers CKPT");
+        assert!(!g.tracks(WRITE_LOCK, 1, lock), "an ordinary writer");
+        assert!(!g.tracks(READ_LOCK_0, 1, lock), "not a checkpointer");
+        g.locked(CKPT_LOCK, 1, || Some(S));
+        assert!(g.tracks(WRITE_LOCK, 1, lock));
+        assert!(g.tracks(WRITE_LOCK, 1, unlock));
+        assert!(g.tracks(READ_LOCK_0, 1, lock));
+        assert!(!g.tracks(READ_LOCK_0, 1, SHM_LOCK | SHM_SHARED), "a reader");
+        assert!(!g.tracks(READ_LOCK_0 + 1, 1, lock), "a reader's mark");
+        assert!(!g.tracks(2, 1, lock), "RECOVER alone");
+        assert!(!g.tracks(READ_LOCK_0 + 1, 4, lock), "a reset's READ_LOCK(1..4)");
+    }
+
+    proptest::proptest! {
+        /// Whatever sequence of lock calls, skipping the untracked ones changes nothing:
+        /// the verdicts and the state equal those of a guard that sees every call.
+        #[test]
+        fn skipping_untracked_calls_changes_nothing(calls in proptest::collection::vec((0i32..8, 1i32..4, 0usize..4, proptest::prelude::any::<bool>()), 0..60)) {
+            let flags = [SHM_LOCK | SHM_EXCLUSIVE, SHM_UNLOCK | SHM_EXCLUSIVE, SHM_LOCK | SHM_SHARED, SHM_UNLOCK | SHM_SHARED];
+            let (mut all, mut tracked) = (ResetGuard::default(), ResetGuard::default());
+            for (offset, n, f, changed) in calls {
+                let (n, flags) = (n.min(8 - offset), flags[f]);
+                let live = || Some(if changed { T } else { S });
+                let see = |g: &mut ResetGuard| {
+                    if flags & SHM_EXCLUSIVE == 0 {
+                        LockVerdict::Keep
+                    } else if flags & SHM_UNLOCK != 0 {
+                        g.unlocked(offset, n);
+                        LockVerdict::Keep
+                    } else {
+                        g.locked(offset, n, live)
+                    }
+                };
+                let expected = see(&mut all);
+                let got = if tracked.tracks(offset, n, flags) { see(&mut tracked) } else { LockVerdict::Keep };
+                proptest::prop_assert_eq!(got, expected, "{} {} {}", offset, n, flags);
+                proptest::prop_assert_eq!((tracked.checkpoint_salts, tracked.holds_checkpoint), (all.checkpoint_salts, all.holds_checkpoint));
+                // `holds_write` may only be false where the full view says true, never the reverse.
+                proptest::prop_assert!(!tracked.holds_write || all.holds_write);
+            }
+        }
     }
 
     #[test]
