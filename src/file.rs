@@ -43,9 +43,24 @@ struct AdoptedFile {
 
 /// The adopted files: (file pointer, its `AdoptedFile`), both as addresses.
 static ADOPTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+/// The open files walguard opened itself: (the WAL name SQLite will pass when it opens their
+/// WAL, the guard), both as addresses; see [`guard_of_wal`].
+static OWNED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+
+fn registry(list: &'static Mutex<Vec<(usize, usize)>>) -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
+    list.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn adopted() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
-    ADOPTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    registry(&ADOPTED)
+}
+
+/// The guard of the database whose WAL SQLite is opening under `wal_name`: the pointer is the
+/// one SQLite derived from that database's name when walguard opened it. A name that is not
+/// such a pointer (a VFS above walguard that passes its own copy) matches no database, and is
+/// never dereferenced (`sqlite3_database_file_object` would walk memory before it).
+pub fn guard_of_wal(wal_name: *const c_char) -> Option<*mut Guard> {
+    registry(&OWNED).iter().find(|&&(name, _)| name == wal_name as usize).map(|&(_, guard)| guard as *mut Guard)
 }
 
 /// How the guarded methods find a file's guard.
@@ -87,20 +102,6 @@ unsafe fn guarded_here(file: *mut ffi::sqlite3_file) -> bool {
     close.is_some_and(|f| {
         ptr::fn_addr_eq(f, close_owned as unsafe extern "C" fn(_) -> _) || ptr::fn_addr_eq(f, close_adopted as unsafe extern "C" fn(_) -> _)
     })
-}
-
-/// The guard of `file` when it is a database file this copy of walguard opened, whatever
-/// `pMethods` now points to (a layer above may have replaced it with a copy of the table).
-///
-/// # Safety
-/// `file` is null or an open file.
-pub unsafe fn owned_guard(file: *mut ffi::sqlite3_file) -> Option<*mut Guard> {
-    // SAFETY: as the caller vouches; a table whose xClose is close_owned is a DbTail's.
-    unsafe {
-        let methods = if file.is_null() { ptr::null() } else { (*file).pMethods };
-        let close = methods.as_ref()?.xClose?;
-        ptr::fn_addr_eq(close, close_owned as unsafe extern "C" fn(_) -> _).then(|| &raw mut (*shim::tail::<DbTail>(file)).guard)
-    }
 }
 
 /// The methods both tables replace, for locator `L`.
@@ -166,6 +167,7 @@ pub unsafe fn open(
         let tail = shim::tail::<DbTail>(file);
         ptr::write(tail, DbTail { methods, guard });
         (*file).pMethods = &raw const (*tail).methods;
+        registry(&OWNED).push((sqlite::wal_name_of(name) as usize, &raw mut (*tail).guard as usize));
         ffi::SQLITE_OK
     }
 }
@@ -256,6 +258,8 @@ unsafe extern "C" fn close_owned(file: *mut ffi::sqlite3_file) -> c_int {
     // memory is SQLite's.
     unsafe {
         let tail = shim::tail::<DbTail>(file);
+        let guard = &raw mut (*tail).guard as usize;
+        registry(&OWNED).retain(|&(_, g)| g != guard);
         let lower = (*tail).guard.lower.methods;
         (*file).pMethods = lower;
         let rc = (*lower).xClose.map_or(ffi::SQLITE_OK, |f| f(file));

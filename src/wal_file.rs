@@ -1,10 +1,12 @@
 //! WAL files of guarded databases: every page-1 frame written to them is checked (layer 2).
 //!
 //! A WAL opened through the walguard VFS whose database walguard opened itself gets a
-//! [`WalTail`] after its lower file (`shim.rs`). It finds its database's guard through
-//! `sqlite3_database_file_object`, as SQLite's cksumvfs.c does, and keeps a pointer to it:
-//! SQLite closes a database's WAL before the database file (`sqlite3PagerClose`), so the
-//! pointer never dangles. Any other WAL (its database adopted at load, or opened through
+//! [`WalTail`] after its lower file (`shim.rs`). It finds its database's guard by the WAL
+//! name pointer SQLite derived from the database's name (`file::guard_of_wal`), not through
+//! `sqlite3_database_file_object` (as SQLite's cksumvfs.c does), which walks the memory before
+//! the name and crashes when a VFS above walguard passes its own copy of it; and keeps a
+//! pointer to it: SQLite closes a database's WAL before the database file
+//! (`sqlite3PagerClose`), so the pointer never dangles. Any other WAL (its database adopted at load, or opened through
 //! another VFS) belongs to the lower VFS alone; the database-file rule still refuses any
 //! checkpoint of a page 1 that leaves WAL from it.
 //!
@@ -36,7 +38,7 @@ pub struct WalTail {
 /// # Safety
 /// Arguments as SQLite passes them to `xOpen` for a file with `SQLITE_OPEN_WAL`; `file` is an
 /// allocation of the walguard VFS's `szOsFile` bytes (`shim::os_file_size`); `name` is the WAL
-/// name SQLite derived from its database's (what `sqlite3_database_file_object` needs).
+/// name SQLite passes, or a copy of it made by a VFS above walguard.
 pub unsafe fn open(
     lower_vfs: *mut ffi::sqlite3_vfs,
     name: *const c_char,
@@ -53,7 +55,7 @@ pub unsafe fn open(
         if rc != ffi::SQLITE_OK || lower_methods.is_null() || !(1..=3).contains(&(*lower_methods).iVersion) {
             return rc;
         }
-        let Some(db) = file::owned_guard(ffi::sqlite3_database_file_object(name)) else {
+        let Some(db) = file::guard_of_wal(name) else {
             return rc; // not a database walguard opened: the lower VFS owns the WAL outright
         };
         let methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), ..*lower_methods };
