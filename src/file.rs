@@ -10,8 +10,9 @@
 //!   pointer, never through `pMethods`; closing it puts the lower table back.
 //!
 //! Both tables are the lower table with `xWrite` (layer 2), `xFileControl` (layer 1,
-//! `PRAGMA walguard`, `.vfsname`, the state machine's checkpoint events, the connection),
-//! `xClose` and, with the WAL-reset mitigation on, `xShmMap`/`xShmLock`/`xShmUnmap` replaced;
+//! `PRAGMA walguard`, `.vfsname`, the state machine's checkpoint and commit events, the
+//! connection), `xUnlock` (the end of a transaction), `xClose` and, with the WAL-reset
+//! mitigation on, `xShmMap`/`xShmLock`/`xShmUnmap` replaced;
 //! every other entry is the lower function itself, called on the same `sqlite3_file`. The
 //! guarded methods are written once, generic over how they find the guard ([`Locate`]).
 
@@ -107,6 +108,7 @@ unsafe fn guarded_here(file: *mut ffi::sqlite3_file) -> bool {
 /// The methods both tables replace, for locator `L`.
 fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sqlite3_io_methods) {
     table.xWrite = Some(write::<L>);
+    table.xUnlock = lower.xUnlock.and(Some(unlock::<L>));
     table.xFileControl = Some(file_control::<L>);
     if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && config::wal_reset_fix() {
         table.xShmLock = Some(shm_lock::<L>);
@@ -375,10 +377,23 @@ unsafe extern "C" fn shm_unmap<L: Locate>(file: *mut ffi::sqlite3_file, delete: 
     }
 }
 
+unsafe extern "C" fn unlock<L: Locate>(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
+    // SAFETY: SQLite's own arguments; installed only over a lower xUnlock.
+    unsafe {
+        let g = L::guard(file);
+        g.transaction_ended();
+        let Some(f) = (*g.lower.methods).xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
+        f(g.lower.file, level)
+    }
+}
+
 unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         let g = L::guard(file);
+        if op == ffi::SQLITE_FCNTL_COMMIT_PHASETWO {
+            g.transaction_ended();
+        }
         match op {
             ffi::SQLITE_FCNTL_PRAGMA
             | ffi::SQLITE_FCNTL_VFSNAME

@@ -204,12 +204,32 @@ impl Guard {
     /// the write fails with.
     pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
         let written = written_read_version(offset, data);
+        if FileGuard::may_switch_to_wal(offset, data.len(), written) {
+            self.note_wal_header_write(data);
+            return Ok(());
+        }
         if !FileGuard::needs_decision(written) {
             return Ok(());
         }
         // Only a whole page 1 can be a journal playback.
         let page = (offset == 0 && data.len() >= HEADER_LEN).then_some(data);
         self.decide(Target::Database, written.unwrap_or_default(), page)
+    }
+
+    /// A whole page 1 with a WAL header is about to be written: the state machine keeps the
+    /// page it replaces when this is this handle's switch (see `FileGuard::wal_header_write`).
+    /// A failed read only means a rollback's write of that page is refused, never wrongly
+    /// allowed, so errors are not the write's.
+    #[cold]
+    #[inline(never)]
+    fn note_wal_header_write(&mut self, page: &[u8]) {
+        let _ = self.state.wal_header_write(page, &mut self.lower);
+    }
+
+    /// The transaction ended: committed (`SQLITE_FCNTL_COMMIT_PHASETWO`) or the lock released.
+    #[inline(always)]
+    pub fn transaction_ended(&mut self) {
+        self.state.transaction_ended();
     }
 
     /// Layer 2 for a WAL frame that puts `written` (not 2) at byte 19 of page 1.
@@ -447,6 +467,16 @@ impl Disk for LowerDb {
             ffi::SQLITE_IOERR_SHORT_READ => Ok(HeaderFormat::Absent),
             error => Err(error),
         }
+    }
+
+    fn database_page1(&mut self, len: usize) -> Result<Vec<u8>, c_int> {
+        let mut page = vec![0u8; len];
+        // SAFETY: `file` is open with `methods`; the buffer holds `len` bytes.
+        let rc = unsafe {
+            let read = (*self.methods).xRead.ok_or(ffi::SQLITE_IOERR_READ)?;
+            read(self.file, page.as_mut_ptr().cast(), c_int::try_from(len).map_err(|_| ffi::SQLITE_IOERR_READ)?, 0)
+        };
+        if rc == ffi::SQLITE_OK { Ok(page) } else { Err(rc) }
     }
 
     /// Is there a rollback journal whose playback would write exactly `page` as page 1?

@@ -2,10 +2,19 @@
 //!
 //! ## The rule
 //! A write that leaves the header's read version (byte 19) at anything but 2, over a database
-//! file whose read version *on disk now* is 2, is refused, unless it is provably a restore: a
-//! rollback journal of this database, on disk now, holds a page-1 record that SQLite would
-//! play back (checksums valid) and that is byte-identical to the page being written. Writes of
-//! a WAL page-1 frame are held to the same rule, without the restore exception: no
+//! file whose read version *on disk now* is 2, is refused, unless it is provably a restore:
+//! - a rollback journal of this database, on disk now, holds a page-1 record that SQLite would
+//!   play back (checksums valid) and that is byte-identical to the page being written (the
+//!   rollback of a switch to WAL, in-process or as a hot journal after a crash); or
+//! - this file handle itself, in the transaction under way, wrote the WAL header over a
+//!   rollback header, and the page being written is byte-identical to the page 1 that write
+//!   replaced (the rollback of a transaction whose journal is in memory: `journal_mode=MEMORY`,
+//!   where a backup from a WAL database copies its `2,2` header into a rollback database). The
+//!   remembered page is forgotten at the transaction's end (commit, or the lock's release):
+//!   while the handle held its write lock nobody else could see the WAL header, so putting the
+//!   old page back only undoes this transaction.
+//!
+//! Writes of a WAL page-1 frame are held to the same rule, without the restore exceptions: no
 //! transaction that leaves WAL writes through a WAL.
 //!
 //! ## Why nothing remembered can grant a write
@@ -45,6 +54,8 @@ pub trait Disk {
     /// Does a rollback journal of this database, on disk now, hold a page-1 record that a
     /// playback would write, byte-identical to `page`?
     fn journal_restores_page1(&mut self, page: &[u8]) -> bool;
+    /// The first `len` bytes of the database file (page 1) as they are on disk now.
+    fn database_page1(&mut self, len: usize) -> Result<Vec<u8>, Self::Error>;
 }
 
 /// Why a write was refused.
@@ -90,11 +101,20 @@ pub struct FileGuard {
     /// The pragma layer let a downgrade through (warn, off) and reported it; the next header
     /// decision is the same event and is not reported again. Affects logging only.
     downgrade_reported: bool,
+    /// The page 1 this handle replaced with a WAL header in the transaction under way.
+    overwritten: Option<Vec<u8>>,
 }
 
 impl FileGuard {
     pub fn new(policy: Policy) -> FileGuard {
-        FileGuard { policy, checkpointing: false, checkpoint_refused: false, wal_poisoned: false, downgrade_reported: false }
+        FileGuard {
+            policy,
+            checkpointing: false,
+            checkpoint_refused: false,
+            wal_poisoned: false,
+            downgrade_reported: false,
+            overwritten: None,
+        }
     }
 
     pub fn policy(&self) -> Policy {
@@ -113,12 +133,47 @@ impl FileGuard {
         written.is_some_and(|byte| byte != WAL_READ_VERSION)
     }
 
+    /// Is a write of `len` bytes at `offset` that puts `written` at byte 19 one that may replace a
+    /// rollback header with a WAL header (a whole page 1 putting 2)? The caller then reads the
+    /// header on disk and, when it is a rollback header, hands the page being replaced to
+    /// [`wrote_wal_header_over`](Self::wrote_wal_header_over) before the write.
+    #[inline(always)]
+    pub fn may_switch_to_wal(offset: i64, len: usize, written: Option<u8>) -> bool {
+        offset == 0 && len >= crate::header::HEADER_LEN && written == Some(WAL_READ_VERSION)
+    }
+
+    /// A whole `page` 1 with a WAL header is about to be written to the database file (see
+    /// [`may_switch_to_wal`](Self::may_switch_to_wal)). When it replaces a rollback header in a
+    /// transaction of this handle, keep the page it replaces, for that transaction's rollback.
+    /// Not when it is a checkpoint's copy, nor a journal playback putting a WAL header back:
+    /// those are not this handle's transaction, and what they replace is no original to restore
+    /// (the model test finds the downgrades that remembering them would let through).
+    pub fn wal_header_write<D: Disk>(&mut self, page: &[u8], disk: &mut D) -> Result<(), D::Error> {
+        if self.checkpointing || self.overwritten.is_some() || disk.database_header()? != HeaderFormat::Rollback {
+            return Ok(());
+        }
+        if disk.journal_restores_page1(page) {
+            return Ok(());
+        }
+        self.overwritten = Some(disk.database_page1(page.len())?);
+        Ok(())
+    }
+
+    /// The transaction ended (committed, or the handle's lock released).
+    pub fn transaction_ended(&mut self) {
+        self.overwritten = None;
+    }
+
     /// Decide a write that puts `written` (not 2) at byte 19 of `target`. `page` is the whole
     /// page 1 being written to the database file, when the write is one (the only shape a
     /// journal playback writes), for the restore check.
     pub fn decide<D: Disk>(&mut self, target: Target, written: u8, page: Option<&[u8]>, disk: &mut D) -> Result<Verdict, D::Error> {
         if written == WAL_READ_VERSION || disk.database_header()? != HeaderFormat::Wal {
             return Ok(Verdict::Pass);
+        }
+        if target == Target::Database && page.is_some() && page == self.overwritten.as_deref() {
+            self.overwritten = None;
+            return Ok(Verdict::Restore);
         }
         if target == Target::Database && page.is_some_and(|p| disk.journal_restores_page1(p)) {
             return Ok(Verdict::Restore);
@@ -184,6 +239,11 @@ mod tests {
         fn journal_restores_page1(&mut self, _page: &[u8]) -> bool {
             self.journal_reads += 1;
             self.restores
+        }
+        fn database_page1(&mut self, len: usize) -> Result<Vec<u8>, ()> {
+            let mut page = vec![0u8; len];
+            page[19] = if self.header == HeaderFormat::Wal { 2 } else { 1 };
+            Ok(page)
         }
     }
 
@@ -251,6 +311,9 @@ mod tests {
             fn journal_restores_page1(&mut self, _: &[u8]) -> bool {
                 unreachable!()
             }
+            fn database_page1(&mut self, _: usize) -> Result<Vec<u8>, i32> {
+                unreachable!()
+            }
         }
         assert_eq!(FileGuard::new(Policy::Enforce).decide(Target::Database, 1, Some(PAGE), &mut Broken), Err(266));
     }
@@ -277,6 +340,60 @@ mod tests {
         let mut guard = FileGuard::new(Policy::Enforce);
         guard.downgrade_reported_by_pragma();
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+    }
+
+    #[test]
+    fn a_handle_may_put_back_exactly_the_page_it_replaced_in_the_same_transaction() {
+        let mut wal_page = PAGE.to_vec();
+        wal_page[19] = 2;
+        let mut original = PAGE.to_vec();
+        original[19] = 1;
+        assert!(FileGuard::may_switch_to_wal(0, 512, Some(2)));
+        assert!(!FileGuard::may_switch_to_wal(0, 512, Some(1)));
+        assert!(!FileGuard::may_switch_to_wal(512, 512, Some(2)));
+        let mut guard = FileGuard::new(Policy::Enforce);
+        // The switch: the disk says rollback, no journal holds the WAL page.
+        let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
+        guard.wal_header_write(&wal_page, &mut disk).unwrap();
+        disk.header = HeaderFormat::Wal;
+        // Not the same bytes: refused.
+        let mut other = original.clone();
+        other[40] ^= 1;
+        assert_eq!(guard.decide(Target::Database, 1, Some(&other), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        // Never through the WAL.
+        assert_eq!(guard.decide(Target::WalFrame, 1, Some(&original), &mut disk), Ok(Verdict::Refuse(Refusal::WalFrame)));
+        // The same bytes: the rollback, once.
+        assert_eq!(guard.decide(Target::Database, 1, Some(&original), &mut disk), Ok(Verdict::Restore));
+        assert_eq!(guard.decide(Target::Database, 1, Some(&original), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        // Forgotten at the end of the transaction.
+        disk.header = HeaderFormat::Rollback;
+        guard.wal_header_write(&wal_page, &mut disk).unwrap();
+        guard.transaction_ended();
+        disk.header = HeaderFormat::Wal;
+        assert_eq!(guard.decide(Target::Database, 1, Some(&original), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+    }
+
+    #[test]
+    fn checkpoints_and_playbacks_are_not_the_handles_switch() {
+        let mut wal_page = PAGE.to_vec();
+        wal_page[19] = 2;
+        let mut original = PAGE.to_vec();
+        original[19] = 1;
+        // A checkpoint copying a WAL header over a rollback one.
+        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
+        guard.checkpoint_started();
+        guard.wal_header_write(&wal_page, &mut disk).unwrap();
+        guard.checkpoint_done();
+        disk.header = HeaderFormat::Wal;
+        assert_eq!(guard.decide(Target::Database, 1, Some(&original), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        // A hot journal putting a WAL header back (an interrupted conversion rolled back).
+        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut disk = FixedDisk::new(HeaderFormat::Rollback, true);
+        guard.wal_header_write(&wal_page, &mut disk).unwrap();
+        disk.header = HeaderFormat::Wal;
+        disk.restores = false;
+        assert_eq!(guard.decide(Target::Database, 1, Some(&original), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
     }
 
     #[test]

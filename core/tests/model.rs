@@ -58,6 +58,9 @@ impl Disk for Files {
     fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
         self.journal.is_some_and(|byte| page1(byte) == page)
     }
+    fn database_page1(&mut self, _len: usize) -> Result<Vec<u8>, ()> {
+        Ok(page1(self.db))
+    }
 }
 
 /// A header guard, as the model drives it: the events a VFS sees.
@@ -67,6 +70,8 @@ trait Guard: std::fmt::Debug {
     /// May a page 1 with `byte` be written to the database file / as a WAL frame?
     fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool;
     fn committed(&mut self) {}
+    /// The transaction ended without a commit (rolled back; the lock released).
+    fn transaction_ended(&mut self) {}
     fn checkpoint(&mut self, _started: bool) {}
     /// walguard was loaded while this connection was inside a write transaction.
     fn adopted_in_write_transaction(&mut self) {}
@@ -78,6 +83,10 @@ struct Current(FileGuard);
 
 impl Guard for Current {
     fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool {
+        if target == Target::Database && FileGuard::may_switch_to_wal(0, 512, Some(byte)) {
+            self.0.wal_header_write(&page1(byte), &mut files.clone()).unwrap();
+            return true;
+        }
         if !FileGuard::needs_decision(Some(byte)) {
             return true;
         }
@@ -87,6 +96,12 @@ impl Guard for Current {
             Verdict::Refuse(_) => false,
             Verdict::Pass | Verdict::Restore | Verdict::Warned { .. } | Verdict::Deliberate { .. } => true,
         }
+    }
+    fn committed(&mut self) {
+        self.0.transaction_ended();
+    }
+    fn transaction_ended(&mut self) {
+        self.0.transaction_ended();
     }
     fn checkpoint(&mut self, started: bool) {
         if started { self.0.checkpoint_started() } else { self.0.checkpoint_done() }
@@ -164,6 +179,9 @@ enum End {
     Commit,
     /// The commit fails after page 1 was written: the journal is played back in-process.
     Fail,
+    /// The same with the journal in memory (`journal_mode=MEMORY`, or a backup from a WAL
+    /// database into one): nothing on disk to play back from.
+    FailInMemory,
     /// The process dies after page 1 was written: the journal stays, hot.
     Crash,
 }
@@ -193,7 +211,7 @@ enum Op {
 
 fn op(conns: usize, hostile: bool) -> BoxedStrategy<Op> {
     let c = 0..conns;
-    let end = prop_oneof![Just(End::Commit), Just(End::Fail), Just(End::Crash)];
+    let end = prop_oneof![Just(End::Commit), Just(End::Fail), Just(End::FailInMemory), Just(End::Crash)];
     let mut ops = vec![
         (4, c.clone().prop_map(Op::Read).boxed()),
         (2, (c.clone(), end).prop_map(|(c, e)| Op::SwitchToWal(c, e)).boxed()),
@@ -220,6 +238,9 @@ struct World {
     files: Files,
     conns: Vec<Conn>,
     design: Design,
+    /// The connection whose transaction under way replaced a rollback page 1 with a WAL
+    /// header, and that page's byte 19: its rollback may put it back.
+    replaced: Option<(usize, u8)>,
     /// Broken promises, described.
     violations: Vec<String>,
 }
@@ -227,13 +248,22 @@ struct World {
 impl World {
     fn new(guarded: &[bool], design: Design) -> World {
         let conns = guarded.iter().map(|&g| Conn { guard: g.then(|| World::guard(design)), mode: Mode::Closed }).collect();
-        World { files: Files { db: 1, wal: Vec::new(), journal: None }, conns, design, violations: Vec::new() }
+        World { files: Files { db: 1, wal: Vec::new(), journal: None }, conns, design, replaced: None, violations: Vec::new() }
     }
 
     fn guard(design: Design) -> Box<dyn Guard> {
         match design {
             Design::Current => Box::new(Current(FileGuard::new(Policy::Enforce))),
             Design::Earlier => Box::<Earlier>::default(),
+        }
+    }
+
+    /// The connection closes, or its process dies: a guard's state goes with it (an open of
+    /// the same file later starts afresh).
+    fn close(&mut self, c: usize) {
+        self.conns[c].mode = Mode::Closed;
+        if self.conns[c].guard.is_some() {
+            self.conns[c].guard = Some(World::guard(self.design));
         }
     }
 
@@ -253,7 +283,7 @@ impl World {
         let Some(guard) = self.conns[c].guard.as_mut() else { return true };
         let allowed = guard.write(target, byte, &files);
         let downgrade = byte != WAL_READ_VERSION && files.db == WAL_READ_VERSION;
-        let restore = target == Target::Database && files.journal == Some(byte);
+        let restore = target == Target::Database && (files.journal == Some(byte) || self.replaced == Some((c, byte)));
         if allowed && downgrade && !restore {
             self.violations.push(format!("connection {c} wrote {byte} over a WAL header to {target:?} with journal {:?}", files.journal));
         }
@@ -316,11 +346,13 @@ impl World {
                     return;
                 }
                 let original = self.files.db;
-                self.files.journal = Some(original);
+                let in_memory = matches!(end, End::FailInMemory);
+                self.files.journal = (!in_memory).then_some(original);
                 if !self.write(c, Target::Database, WAL_READ_VERSION) {
                     self.files.journal = None;
                     return;
                 }
+                self.replaced = Some((c, original));
                 self.files.db = WAL_READ_VERSION;
                 match end {
                     End::Commit => {
@@ -328,14 +360,16 @@ impl World {
                         self.event(c, |g| g.committed());
                         self.conns[c].mode = Mode::Wal;
                     }
-                    End::Fail => {
+                    End::Fail | End::FailInMemory => {
                         if self.write(c, Target::Database, original) {
                             self.files.db = original;
                         }
                         self.files.journal = None;
+                        self.event(c, |g| g.transaction_ended());
                     }
-                    End::Crash => self.conns[c].mode = Mode::Closed,
+                    End::Crash => self.close(c),
                 }
+                self.replaced = None;
             }
             Op::Commit(c) => {
                 self.read(c);
@@ -376,7 +410,7 @@ impl World {
                 if self.write(c, Target::Database, 1) {
                     self.files.db = 1;
                     if crash {
-                        self.conns[c].mode = Mode::Closed;
+                        self.close(c);
                         return;
                     }
                     self.event(c, |g| g.committed());
@@ -404,7 +438,7 @@ impl World {
                 if self.conns[c].mode == Mode::Wal && !self.others_in_wal(c) && self.checkpoint(c) {
                     self.files.wal.clear();
                 }
-                self.conns[c].mode = Mode::Closed;
+                self.close(c);
             }
         }
     }

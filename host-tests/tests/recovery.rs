@@ -176,3 +176,34 @@ fn a_failed_switch_to_wal_from_memory_mode_ends_as_without_walguard() {
     }
     assert_eq!(outcomes[0], outcomes[1], "walguard against the same failure below it");
 }
+
+/// A backup from a WAL database into a rollback database copies the source's page 1, WAL
+/// header included. When that commit fails after page 1 reached the file and the destination's
+/// journal is in memory (`journal_mode=MEMORY`, nothing on disk), the rollback puts the
+/// original page 1 back over the WAL header: walguard allows exactly that page, because this
+/// handle replaced it in the same transaction, and ends as the same failure without walguard.
+#[test]
+fn a_failed_backup_into_a_memory_journal_database_rolls_back() {
+    let (_serial, dir) = setup();
+    let source = wal_db(dir.path(), "source.db", 300);
+    let mut outcomes = Vec::new();
+    for vfs in ["walguard", "faulty"] {
+        let db = dir.path().join(format!("dest-{vfs}.db"));
+        rollback_db(&db, 50);
+        let mut dest = open_with_vfs(&db, vfs);
+        assert_eq!(dest.query_row("PRAGMA journal_mode=MEMORY", [], |r| r.get::<_, String>(0)).unwrap(), "memory");
+        let src = open(&source);
+        arm(Fault { method: Method::Sync, code: rusqlite::ffi::SQLITE_IOERR_FSYNC, persistent: false });
+        let result =
+            rusqlite::backup::Backup::new(&src, &mut dest).and_then(|b| b.run_to_completion(1000, std::time::Duration::ZERO, None));
+        assert_eq!(disarm(), 1, "{vfs}: the fault fired");
+        let code = result.map_err(|e| e.sqlite_error_code());
+        assert!(code.is_err(), "{vfs}: the backup failed");
+        let after = (code, header(&db), contents(&dest));
+        assert_eq!(after.1, ROLLBACK, "{vfs}: the original page 1 is back");
+        assert_eq!(after.2, intact(50), "{vfs}");
+        outcomes.push(after);
+    }
+    assert_eq!(outcomes[0], outcomes[1], "walguard against the same failure below it");
+    assert!(logged("walguard: refused").iter().all(|l| !l.contains("dest-walguard")), "no refusal on the destination");
+}
