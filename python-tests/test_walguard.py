@@ -182,6 +182,33 @@ class WalguardFromPython(unittest.TestCase):
         other.close()
         self.assertEqual(header(self.path), (2, 2))
 
+    def test_a_second_copy_guards_what_no_copy_guards_yet(self):
+        # A connection opened before any copy was loaded, then loading a second copy (the
+        # wheel's, while the installed one is in charge): its files get guarded all the same.
+        import shutil
+        import subprocess
+        import sys
+        copy_dir = os.path.join(self.dir.name, "copy")
+        os.mkdir(copy_dir)
+        copy = shutil.copy(os.path.realpath(LIB + ".so"), os.path.join(copy_dir, "libwalguard.so"))
+        script = """
+import sqlite3, sys
+early = sqlite3.connect(sys.argv[3], isolation_level=None)
+early.execute("SELECT count(*) FROM t").fetchone()
+first = sqlite3.connect(":memory:"); first.enable_load_extension(True); first.load_extension(sys.argv[1])
+early.enable_load_extension(True); early.load_extension(sys.argv[2])
+print(early.execute("PRAGMA walguard").fetchall())
+try:
+    early.execute("PRAGMA journal_mode=DELETE")
+    print("not refused")
+except sqlite3.OperationalError as e:
+    print(str(e).split(" on ")[0])
+"""
+        out = subprocess.run([sys.executable, "-c", script, LIB, copy, self.path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.splitlines(), ["[('enforce',)]", "walguard: refused journal_mode=DELETE"])
+        self.assertEqual(header(self.path), (2, 2))
+
     def test_spatialite_loaded_after_walguard(self):
         # SpatiaLite's PROJ opens proj.db through a wrapper of the default VFS (walguard) that
         # replaces the file's pMethods with its own copy of walguard's table. It ran in a child

@@ -56,6 +56,25 @@ fn adopted() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
     registry(&ADOPTED)
 }
 
+/// Is `file` guarded by some copy of walguard, perhaps another one (another path or version)?
+/// Every copy answers `SQLITE_FCNTL_VFSNAME` with `walguard/<lower>`.
+///
+/// # Safety
+/// `file` is open and not in use by another thread.
+unsafe fn guarded_by_any_walguard(file: *mut ffi::sqlite3_file) -> bool {
+    let mut name: *mut c_char = ptr::null_mut();
+    // SAFETY: the documented out-parameter of VFSNAME; the string it returns is SQLite's to free.
+    unsafe {
+        let Some(file_control) = (*(*file).pMethods).xFileControl else { return false };
+        if file_control(file, ffi::SQLITE_FCNTL_VFSNAME, (&raw mut name).cast()) != ffi::SQLITE_OK || name.is_null() {
+            return false;
+        }
+        let guarded = std::ffi::CStr::from_ptr(name).to_bytes().starts_with(b"walguard/");
+        ffi::sqlite3_free(name.cast());
+        guarded
+    }
+}
+
 /// The guard of the database whose WAL SQLite is opening under `wal_name`: the pointer is the
 /// one SQLite derived from that database's name when walguard opened it. A name that is not
 /// such a pointer (a VFS above walguard that passes its own copy) matches no database, and is
@@ -203,7 +222,7 @@ pub unsafe fn adopt(
 ) -> Result<Policy, NotAdopted> {
     // SAFETY: the caller vouches that `file` is open, so pMethods is a valid table.
     let lower = unsafe { &*(*file).pMethods };
-    if unsafe { guarded_here(file) } {
+    if unsafe { guarded_here(file) || guarded_by_any_walguard(file) } {
         return Err(NotAdopted::AlreadyGuarded);
     }
     if !KNOWN_VERSIONS.contains(&lower.iVersion) {

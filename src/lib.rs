@@ -103,12 +103,14 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
     // against the headers the bindings were generated from before storing the pointers.
     unsafe { ffi::rusqlite_extension_init2(api) }.map_err(|e| fail(format!("walguard: cannot load: {e}")))?;
     HOST_API.get_or_init(|| api as usize);
-    if config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)? == vfs::Registration::Deferred {
+    let registration = config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)?;
+    // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
+    // Files guarded by any copy of walguard are left alone (`file::adopt`).
+    unsafe { connection::guard_open_files(db) };
+    if registration == vfs::Registration::Deferred {
         defer_to_the_copy_in_charge();
         return Ok(());
     }
-    // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
-    unsafe { connection::guard_open_files(db) };
     // SAFETY: as above.
     let rc = match unsafe { sql::register(db) } {
         ffi::SQLITE_OK => sql::register_for_new_connections(),
@@ -122,13 +124,18 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
 
 /// Another copy of the library registered the `walguard` VFS: it guards every file opened
 /// through the default VFS, and its SQL functions and counters are the process's. This copy
-/// registers nothing, adopts nothing, and says so once.
+/// only guards the loading connection's files that no copy guards yet (opened before any copy
+/// was loaded), registers nothing, and says so once.
 fn defer_to_the_copy_in_charge() {
     static SAID: OnceLock<()> = OnceLock::new();
     SAID.get_or_init(|| {
         sqlite::log(
             ffi::SQLITE_NOTICE,
-            &format!("walguard: another copy of walguard is in charge of this process; this copy (version {}) does nothing", sql::VERSION),
+            &format!(
+                "walguard: another copy of walguard is in charge of this process; this copy (version {}) only guards the files \
+                 its loading connection had open before any copy was loaded",
+                sql::VERSION
+            ),
         );
     });
 }
