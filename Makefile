@@ -128,6 +128,7 @@ memcheck: build deps-test
 # Bare default VFS against walguard, instructions (callgrind) and wall time (a few minutes).
 bench: build
 	scripts/ensure-deps.sh valgrind
+	mkdir -p build
 	/usr/bin/python3 bench/run.py build "$$(scripts/sqlite-source.sh)/test/speedtest1.c" | tee build/bench-last.txt
 
 # SQLite's own TCL tests (wal*, journal*, jrnlmode*, pager*, exclusive*, backup*, vacuum*),
