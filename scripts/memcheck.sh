@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # valgrind memcheck over the shell scripts (system SQLite + walguard) and the Rust host tests
-# (bundled SQLite + walguard, the adopted-file tests included). Any invalid access or
-# definite leak fails the run.
+# (bundled SQLite + walguard, the adopted-file tests included) and the C tests of other shims
+# and of the WAL-reset race. Any invalid access or definite leak fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || scripts/ensure-deps.sh valgrind
@@ -20,5 +20,14 @@ for bin in "${binaries[@]}"; do
   echo "=== $(basename "$bin") under valgrind"
   WALGUARD_LIB="$PWD/libwalguard.so" "${vg[@]}" "$bin" --test-threads=1 -q || status=1
 done
+echo "=== c-tests under valgrind (a shim swapping pMethods above and below walguard; the WAL-reset race)"
+mkdir -p build
+gcc -Wall -O1 -o build/shims c-tests/shims.c -lsqlite3
+gcc -Wall -O1 -o build/walreset c-tests/walreset.c -lsqlite3
+work=$(mktemp -d)
+"${vg[@]}" build/shims "$PWD/libwalguard.so" "$work" above >/dev/null || status=1
+"${vg[@]}" build/shims "$PWD/libwalguard.so" "$work" below >/dev/null || status=1
+"${vg[@]}" build/walreset "$PWD/libwalguard.so" "$work" intact >/dev/null || status=1
+rm -rf "$work"
 [ "$status" -eq 0 ] && echo "memcheck: clean" || echo "memcheck: FAILED"
 exit "$status"
