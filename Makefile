@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build test test-core test-sql test-host test-python test-loading test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
 
 all: build
 
@@ -32,6 +32,17 @@ test: build deps-test
 
 test-core:
 	$(CARGO) test -p walguard-core
+
+# The development loop: core, SQL and host tests (about a minute once built).
+check: test-core test-sql test-host
+
+# Lint gates, run by CI: clippy with warnings as errors (each member on its own, as the
+# features require) and rustfmt against rustfmt.toml.
+lint:
+	$(CARGO) clippy -q -p walguard -p walguard-core -p walguard-preload --all-targets -- -D warnings
+	$(CARGO) clippy -q -p walguard-host-tests --all-targets -- -D warnings
+	$(CARGO) clippy -q -p walguard-hold --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
 
 test-sql: build deps-test
 	sql-tests/run.sh $(CURDIR)/$(LIB)
@@ -151,4 +162,4 @@ stress: build deps-test
 
 clean:
 	$(CARGO) clean
-	rm -f $(LIB) libwalguard_preload.so walguard-hold
+	rm -rf $(LIB) libwalguard_preload.so walguard-hold build dist

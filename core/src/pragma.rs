@@ -122,7 +122,9 @@ mod tests {
     }
 
     /// An independent statement of SQLite's rule, written the way pragma.c does it:
-    /// `sqlite3StrNICmp(zRight, zMode, strlen(zRight))` for each name in order.
+    /// `sqlite3StrNICmp(zRight, zMode, strlen(zRight))` for each name in order (an indexed
+    /// loop on purpose: it mirrors the C).
+    #[allow(clippy::needless_range_loop)]
     fn reference(value: &[u8]) -> JournalModeRequest {
         let n = value.iter().position(|&b| b == 0).unwrap_or(value.len());
         for mode in JournalMode::ALL {

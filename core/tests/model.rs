@@ -284,10 +284,11 @@ impl World {
         let allowed = guard.write(target, byte, &files);
         let downgrade = byte != WAL_READ_VERSION && files.db == WAL_READ_VERSION;
         let restore = target == Target::Database && (files.journal == Some(byte) || self.replaced == Some((c, byte)));
-        if allowed && downgrade && !restore {
+        let leaves_wal = downgrade && !restore;
+        if allowed && leaves_wal {
             self.violations.push(format!("connection {c} wrote {byte} over a WAL header to {target:?} with journal {:?}", files.journal));
         }
-        if !allowed && !(downgrade && !restore) {
+        if !allowed && !leaves_wal {
             self.violations.push(format!("connection {c} was refused a legitimate write of {byte} to {target:?} ({files:?})"));
         }
         allowed

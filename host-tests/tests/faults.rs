@@ -116,11 +116,11 @@ fn errors_below_walguard_reach_the_application_unchanged() {
     let mut runs = 0;
     let mut per_method = std::collections::BTreeMap::new();
     for fault in faults() {
-        for at in 0..STEPS.len() {
+        for (at, step) in STEPS.iter().enumerate() {
             let started = std::time::Instant::now();
             let bare = run(&base, "faulty", fault, at);
             let guarded = run(&base, "walguard", fault, at);
-            assert_eq!(guarded, bare, "{fault:?} around {:?}", STEPS[at]);
+            assert_eq!(guarded, bare, "{fault:?} around {step:?}");
             runs += 1;
             let entry = per_method.entry(format!("{:?}", fault.method)).or_insert((0, 0, 0, 0.0));
             entry.0 += 1;
