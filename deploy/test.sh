@@ -43,10 +43,11 @@ harmless() {
 
 make -s -C "$root" install DESTDIR="$dest" PREFIX=/usr >/dev/null
 for f in "$lib/libwalguard.so" "$lib/walguard.so" "$lib/libwalguard_preload.so" "$dest/usr/share/walguard/python/sitecustomize.py" \
+  "$dest/usr/share/walguard/php/walguard.php" \
   "$dest/usr/bin/walguard-hold" "$lib/systemd/system/walguard-hold@.service"; do
   [ -e "$f" ] || bad "make install" "missing $f"
 done
-ok "make install puts the libraries, sitecustomize, walguard-hold and its unit under DESTDIR/PREFIX"
+ok "make install puts the libraries, sitecustomize, the PHP prepend file, walguard-hold and its unit under DESTDIR/PREFIX"
 if grep -qx 'ExecStart=/usr/bin/walguard-hold $WALGUARD_HOLD_ARGS %f' "$lib/systemd/system/walguard-hold@.service" \
   && "$dest/usr/bin/walguard-hold" --version | grep -q '^walguard-hold '; then
   ok "installed walguard-hold runs, and its unit starts it from PREFIX/bin"
@@ -67,13 +68,30 @@ guarded "LD_PRELOAD: sqlite3 shell, a WAL database ATTACHed by the first connect
 guarded "LD_PRELOAD: python3, a WAL database ATTACHed by the first connection" "${preload[@]}" /usr/bin/python3 "$apps/attach.py"
 guarded "LD_PRELOAD: pysqlite3-binary (bundled SQLite, exported API)" "${preload[@]}" "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py"
 guarded "LD_PRELOAD: pysqlite3-binary after the stdlib sqlite3 in one process" "${preload[@]}" "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py" stdlib-first
+# sitecustomize loads libwalguard.so into the stdlib's SQLite with RTLD_GLOBAL; pysqlite3's copy
+# must still be its own.
+guarded "LD_PRELOAD and sitecustomize: pysqlite3-binary after the stdlib sqlite3" "${preload[@]}" \
+  PYTHONPATH="$dest/usr/share/walguard/python" "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py" stdlib-first
 guarded "LD_PRELOAD: npm sqlite3 (bundled SQLite, exported API)" "${preload[@]}" env NODE_PATH="$root/.deps/node-sqlite3/node_modules" node "$apps/app_node_sqlite3.js"
+# Go, Java, Ruby and Perl clients from Debian link the shared libsqlite3: the preload reaches them.
+mkdir -p "$work/bin"
+env GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$root/.deps/go-cache" go build -o "$work/bin/app_go" "$apps/app.go"
+guarded "LD_PRELOAD: Go, mattn/go-sqlite3" "${preload[@]}" "$work/bin/app_go"
+guarded "LD_PRELOAD: Java, xerial sqlite-jdbc" "${preload[@]}" java -cp /usr/share/java/sqlite-jdbc.jar "$apps/App.java"
+guarded "LD_PRELOAD: Ruby, sqlite3" "${preload[@]}" ruby "$apps/app.rb"
+guarded "LD_PRELOAD: Perl, DBD::SQLite" "${preload[@]}" perl "$apps/app.pl"
+# PHP loads its SQLite modules with RTLD_DEEPBIND: the preload never sees their calls (this
+# control shows it), its auto_prepend_file does the job.
+harmless "LD_PRELOAD does not reach PHP (RTLD_DEEPBIND): SQLite3 converts" $'delete\n3' "${preload[@]}" php "$apps/app.php"
+php_prepend=(php -d auto_prepend_file="$dest/usr/share/walguard/php/walguard.php" -d sqlite3.extension_dir="$lib")
+guarded "PHP auto_prepend_file: SQLite3" "${php_prepend[@]}" "$apps/app.php"
+guarded "PHP auto_prepend_file: PDO" "${php_prepend[@]}" "$apps/app_pdo.php"
+
 # Without the preload, the same two bundles convert the file: the tests above prove something.
 harmless "control: pysqlite3-binary without the preload converts" $'delete\n3' "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py"
 harmless "control: npm sqlite3 without the preload converts" $'delete\n3' env NODE_PATH="$root/.deps/node-sqlite3/node_modules" node "$apps/app_node_sqlite3.js"
 
 # An application that calls sqlite3_config before its first open: accepted and in force.
-mkdir -p "$work/bin"
 gcc -Wall -O1 -o "$work/bin/config_first" "$apps/config_first.c" -lsqlite3
 fresh_db
 out=$(cd "$work/run" && "${preload[@]}" "$work/bin/config_first" 2>&1)

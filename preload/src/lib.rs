@@ -32,8 +32,9 @@
 //! - it is *guarded* when it is 3.40.1 or later, can load extensions (`sqlite3_load_extension`
 //!   is there and `OMIT_LOAD_EXTENSION` is not a compile option) and is not an encrypting
 //!   build (no `sqlite3_key`: walguard reads the database header, which those encrypt).
-//!   walguard's entry point (`sqlite3_walguard_auto_init`) is registered with that SQLite's
-//!   `sqlite3_auto_extension`, then a throwaway `:memory:` connection is opened and closed
+//!   The preload's auto-extension, which calls that SQLite's copy of walguard's entry point
+//!   (`sqlite3_walguard_init`), is registered with that SQLite's `sqlite3_auto_extension`,
+//!   then a throwaway `:memory:` connection is opened and closed
 //!   with that SQLite: it initialises SQLite, and walguard registers its VFS as the default.
 //!   Only then does the application's open proceed, so its first connection, like every
 //!   later one, opens through walguard, and the files it ATTACHes later are guarded too.
@@ -219,8 +220,50 @@ fn walguard_entry(path: &CStr, private: bool) -> Result<*mut c_void, String> {
         if handle.is_null() {
             return Err(dl_error());
         }
-        let init = dlsym(handle, c"sqlite3_walguard_auto_init".as_ptr());
-        if init.is_null() { Err(format!("{shown}: no sqlite3_walguard_auto_init")) } else { Ok(init) }
+        let init = dlsym(handle, c"sqlite3_walguard_init".as_ptr());
+        if init.is_null() { Err(format!("{shown}: no sqlite3_walguard_init")) } else { Ok(init) }
+    }
+}
+
+type Init = unsafe extern "C" fn(*mut c_void, *mut *mut c_char, *const c_void) -> c_int;
+const SQLITE_OK_LOAD_PERMANENTLY: c_int = 256;
+
+/// The walguard entry point (`sqlite3_walguard_init` of its copy) of each guarded SQLite,
+/// by the address of the API table that SQLite hands its auto-extensions.
+static ENTRIES: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The entry point of the copy this thread is loading into a SQLite (0 when none).
+    static PENDING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The one auto-extension the preload registers, with every SQLite it guards: it calls the
+/// entry point of that SQLite's copy of walguard. Calling each copy's `sqlite3_walguard_init`
+/// by its address, rather than registering its `sqlite3_walguard_auto_init`, matters: that
+/// function reaches `sqlite3_walguard_init` through the dynamic symbol table, where a copy
+/// SQLite loaded with `RTLD_GLOBAL` (`load_extension`) would answer for every other copy.
+///
+/// # Safety
+/// Called by SQLite as an auto-extension, with a connection, an error slot and its API table.
+unsafe extern "C" fn entry(db: *mut c_void, err: *mut *mut c_char, api: *const c_void) -> c_int {
+    let init = {
+        let mut entries = ENTRIES.lock().unwrap_or_else(|e| e.into_inner());
+        let pending = PENDING.with(Cell::get);
+        if pending != 0 {
+            entries.retain(|&(a, _)| a != api as usize);
+            entries.push((api as usize, pending));
+            pending
+        } else {
+            match entries.iter().find(|&&(a, _)| a == api as usize) {
+                Some(&(_, init)) => init,
+                None => return SQLITE_OK, // a SQLite being prepared by another thread
+            }
+        }
+    };
+    // SAFETY: `init` is sqlite3_walguard_init of the copy loaded for the SQLite owning `api`.
+    match unsafe { std::mem::transmute::<usize, Init>(init)(db, err, api) } {
+        SQLITE_OK_LOAD_PERMANENTLY => SQLITE_OK,
+        rc => rc,
     }
 }
 
@@ -342,10 +385,12 @@ fn guard(object: &Object, guarded_before: usize) -> Result<String, Skip> {
             let init = walguard_entry(&path, private).map_err(Skip::Failed)?;
             // SQLite calls auto-extensions with the three arguments of an entry point;
             // `void(*)(void)` is only how sqlite3.h spells the pointer type.
-            let init = std::mem::transmute::<*mut c_void, unsafe extern "C" fn()>(init);
-            auto_extension(Some(init));
+            let dispatch = std::mem::transmute::<Init, unsafe extern "C" fn()>(entry as Init);
+            auto_extension(Some(dispatch));
             let mut db = std::ptr::null_mut();
+            PENDING.with(|p| p.set(init as usize));
             let rc = open_v2(c":memory:".as_ptr(), &mut db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, std::ptr::null());
+            PENDING.with(|p| p.set(0));
             if rc != SQLITE_OK {
                 why = if db.is_null() { format!("error {rc}") } else { CStr::from_ptr(errmsg(db)).to_string_lossy().into_owned() };
             }
@@ -354,7 +399,7 @@ fn guard(object: &Object, guarded_before: usize) -> Result<String, Skip> {
             if rc == SQLITE_OK && !default.is_null() && CStr::from_ptr((*default).z_name).to_bytes() == b"walguard" {
                 return Ok(version_text(version));
             }
-            cancel(Some(init));
+            cancel(Some(dispatch));
             if why.is_empty() {
                 why = "walguard is not the default VFS after loading".to_owned();
             }
