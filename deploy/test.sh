@@ -61,17 +61,19 @@ guarded "LD_PRELOAD: sqlite3 shell" "${preload[@]}" bash "$apps/app.sh"
 guarded "LD_PRELOAD: tclsh" "${preload[@]}" tclsh "$apps/app.tcl"
 guarded "LD_PRELOAD: python3, stdlib sqlite3" "${preload[@]}" /usr/bin/python3 "$apps/app.py"
 guarded "sitecustomize: python3, stdlib sqlite3" env PYTHONPATH="$dest/usr/share/walguard/python" /usr/bin/python3 "$apps/app.py"
+guarded "sitecustomize, WALGUARD_APSW=1: APSW beside the stdlib sqlite3 (Debian's python3)" env PYTHONPATH="$dest/usr/share/walguard/python" \
+  WALGUARD_APSW=1 "$root/.deps/venv-debian/bin/python" "$apps/app_apsw_seed.py"
 mkdir -p "$work/npm/lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$work/npm/lib/"
 guarded "node --require register: better-sqlite3" env NODE_PATH="$root/.deps/node/node_modules" node --require "$work/npm/register.js" "$apps/app.js"
 
 guarded "LD_PRELOAD: sqlite3 shell, a WAL database ATTACHed by the first connection" "${preload[@]}" bash "$apps/attach.sh"
 guarded "LD_PRELOAD: python3, a WAL database ATTACHed by the first connection" "${preload[@]}" /usr/bin/python3 "$apps/attach.py"
-guarded "LD_PRELOAD: pysqlite3-binary (bundled SQLite, exported API)" "${preload[@]}" "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py"
-guarded "LD_PRELOAD: pysqlite3-binary after the stdlib sqlite3 in one process" "${preload[@]}" "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py" stdlib-first
+guarded "LD_PRELOAD: pysqlite3-binary (bundled SQLite, exported API)" "${preload[@]}" "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py"
+guarded "LD_PRELOAD: pysqlite3-binary after the stdlib sqlite3 in one process" "${preload[@]}" "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py" stdlib-first
 # sitecustomize loads libwalguard.so into the stdlib's SQLite with RTLD_GLOBAL; pysqlite3's copy
 # must still be its own.
 guarded "LD_PRELOAD and sitecustomize: pysqlite3-binary after the stdlib sqlite3" "${preload[@]}" \
-  PYTHONPATH="$dest/usr/share/walguard/python" "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py" stdlib-first
+  PYTHONPATH="$dest/usr/share/walguard/python" "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py" stdlib-first
 guarded "LD_PRELOAD: npm sqlite3 (bundled SQLite, exported API)" "${preload[@]}" env NODE_PATH="$root/.deps/node-sqlite3/node_modules" node "$apps/app_node_sqlite3.js"
 # Go, Java, Ruby and Perl clients from Debian link the shared libsqlite3: the preload reaches them.
 mkdir -p "$work/bin"
@@ -88,7 +90,7 @@ guarded "PHP auto_prepend_file: SQLite3" "${php_prepend[@]}" "$apps/app.php"
 guarded "PHP auto_prepend_file: PDO" "${php_prepend[@]}" "$apps/app_pdo.php"
 
 # Without the preload, the same two bundles convert the file: the tests above prove something.
-harmless "control: pysqlite3-binary without the preload converts" $'delete\n3' "$root/.deps/pysqlite3/bin/python" "$apps/app_pysqlite3.py"
+harmless "control: pysqlite3-binary without the preload converts" $'delete\n3' "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py"
 harmless "control: npm sqlite3 without the preload converts" $'delete\n3' env NODE_PATH="$root/.deps/node-sqlite3/node_modules" node "$apps/app_node_sqlite3.js"
 
 # An application that calls sqlite3_config before its first open: accepted and in force.

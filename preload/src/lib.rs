@@ -134,7 +134,8 @@ fn object_of(address: *const c_void) -> Option<Object> {
 
 /// This library's load address, to never resolve a symbol to ourselves.
 fn own_base() -> usize {
-    object_of(own_base as *const c_void).map_or(0, |o| o.base)
+    static BASE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| object_of(own_base as *const c_void).map_or(0, |o| o.base))
 }
 
 /// `symbol` as the object at `path` binds it in its own scope (itself, then its
