@@ -115,6 +115,11 @@ harmless "LD_PRELOAD untouched: a bundled SQLite 3.39.4 reaches its own open" "w
 harmless "LD_PRELOAD untouched: a bundled SQLite without extension loading reaches its own open" "walguard preload: left SQLite of $work/bin/noext_bundle.so untouched: built without extension loading"$'\nopen: 42' \
   "${preload[@]}" WALGUARD_PRELOAD_LOG=1 "$work/bin/load_bundle" "$work/bin/noext_bundle.so"
 
+# The hooks load walguard into the SQLite they know; other bundles in the process work as before.
+harmless "sitecustomize leaves pysqlite3-binary untouched" $'delete\n3' env PYTHONPATH="$dest/usr/share/walguard/python" \
+  "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py"
+harmless "node --require register leaves npm sqlite3 untouched" $'delete\n3' \
+  env NODE_PATH="$root/.deps/node/node_modules:$root/.deps/node-sqlite3/node_modules" node --require "$work/npm/register.js" "$apps/app_node_sqlite3.js"
 harmless "LD_PRELOAD harmless: APSW bundles its SQLite" "[] 3" "${preload[@]}" "$root/.deps/venv/bin/python" "$apps/app_apsw.py"
 harmless "LD_PRELOAD harmless: better-sqlite3 bundles its SQLite" $'delete\n3' "${preload[@]}" env NODE_PATH="$root/.deps/node/node_modules" node "$apps/app.js"
 harmless "LD_PRELOAD harmless: a program with no SQLite" "app.db" "${preload[@]}" ls
