@@ -149,6 +149,9 @@ fn lookup_in(path: &CStr, symbol: &CStr) -> *mut c_void {
             return std::ptr::null_mut();
         }
         let found = dlsym(handle, symbol.as_ptr());
+        if found.is_null() {
+            dlerror(); // as in resolve: leave no failed look-up behind
+        }
         dlclose(handle);
         found
     }
@@ -164,6 +167,11 @@ fn resolve(symbol: &CStr, caller: *const c_void) -> *mut c_void {
     let global = unsafe { dlsym(RTLD_NEXT, symbol.as_ptr()) };
     if not_ours(global) {
         return global;
+    }
+    if global.is_null() {
+        // SAFETY: consumes the message of the failed look-up, so the application's next
+        // dlerror() does not report it.
+        unsafe { dlerror() };
     }
     match object_of(caller) {
         Some(object) if object.base != own => {
