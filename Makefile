@@ -71,19 +71,22 @@ test-stress: build deps-test
 	/usr/bin/python3 stress/run.py 3
 
 # Install for a whole host: the extension (also as walguard.so, for `.load walguard`), the
-# LD_PRELOAD library, Python's sitecustomize, the walguard-hold binary and its systemd
+# LD_PRELOAD library, Python's sitecustomize, PHP's auto_prepend_file, the walguard-hold binary and its systemd
 # template unit (pointing at the installed binary). Honours PREFIX and DESTDIR.
 PREFIX ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 HOLD_UNIT = walguard-hold@.service
 INSTALLED = $(DESTDIR)$(PREFIX)/lib/libwalguard.so $(DESTDIR)$(PREFIX)/lib/walguard.so \
 	$(DESTDIR)$(PREFIX)/lib/libwalguard_preload.so $(DESTDIR)$(PREFIX)/share/walguard/python/sitecustomize.py \
+	$(DESTDIR)$(PREFIX)/share/walguard/php/walguard.php \
 	$(DESTDIR)$(PREFIX)/bin/walguard-hold $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT)
 install: build
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/walguard/python $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/walguard/python $(DESTDIR)$(PREFIX)/share/walguard/php \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
 	install -m 755 $(LIB) libwalguard_preload.so $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libwalguard.so $(DESTDIR)$(PREFIX)/lib/walguard.so
 	install -m 644 deploy/python/sitecustomize.py $(DESTDIR)$(PREFIX)/share/walguard/python/
+	install -m 644 deploy/php/walguard.php $(DESTDIR)$(PREFIX)/share/walguard/php/
 	install -m 755 walguard-hold $(DESTDIR)$(PREFIX)/bin/
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/hold/$(HOLD_UNIT) > $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp
 	chmod 644 $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp && mv -f $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT)
@@ -91,9 +94,9 @@ install: build
 
 uninstall:
 	rm -f $(INSTALLED)
-	-rmdir $(DESTDIR)$(PREFIX)/share/walguard/python $(DESTDIR)$(PREFIX)/share/walguard 2>/dev/null
+	-rmdir $(DESTDIR)$(PREFIX)/share/walguard/python $(DESTDIR)$(PREFIX)/share/walguard/php $(DESTDIR)$(PREFIX)/share/walguard 2>/dev/null
 
-# Deployment tests: make install, LD_PRELOAD, sitecustomize, node --require.
+# Deployment tests: make install, LD_PRELOAD, sitecustomize, node --require, PHP's auto_prepend_file.
 test-deploy: build deps-test
 	scripts/ensure-clients.sh
 	deploy/test.sh

@@ -2,7 +2,10 @@
 # Deployment without touching applications: `make install`, the LD_PRELOAD library, Python's
 # sitecustomize and Node's --require, each driving programs (deploy/apps) that never
 # mention walguard. Each must refuse the seed's "fall back to DELETE" (output, header 2,2,
-# rows intact); the preload must be harmless where SQLite is bundled or absent.
+# rows intact). Under the preload, bundles exporting their SQLite's API (pysqlite3-binary,
+# npm's sqlite3) must be guarded through their own SQLite, bundles walguard cannot be
+# loaded into must be reached untouched, and the preload must be harmless where SQLite is
+# bundled with hidden symbols or absent.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/walguard-deploy.XXXXXX)
@@ -40,10 +43,11 @@ harmless() {
 
 make -s -C "$root" install DESTDIR="$dest" PREFIX=/usr >/dev/null
 for f in "$lib/libwalguard.so" "$lib/walguard.so" "$lib/libwalguard_preload.so" "$dest/usr/share/walguard/python/sitecustomize.py" \
+  "$dest/usr/share/walguard/php/walguard.php" \
   "$dest/usr/bin/walguard-hold" "$lib/systemd/system/walguard-hold@.service"; do
   [ -e "$f" ] || bad "make install" "missing $f"
 done
-ok "make install puts the libraries, sitecustomize, walguard-hold and its unit under DESTDIR/PREFIX"
+ok "make install puts the libraries, sitecustomize, the PHP prepend file, walguard-hold and its unit under DESTDIR/PREFIX"
 if grep -qx 'ExecStart=/usr/bin/walguard-hold $WALGUARD_HOLD_ARGS %f' "$lib/systemd/system/walguard-hold@.service" \
   && "$dest/usr/bin/walguard-hold" --version | grep -q '^walguard-hold '; then
   ok "installed walguard-hold runs, and its unit starts it from PREFIX/bin"
@@ -57,9 +61,65 @@ guarded "LD_PRELOAD: sqlite3 shell" "${preload[@]}" bash "$apps/app.sh"
 guarded "LD_PRELOAD: tclsh" "${preload[@]}" tclsh "$apps/app.tcl"
 guarded "LD_PRELOAD: python3, stdlib sqlite3" "${preload[@]}" /usr/bin/python3 "$apps/app.py"
 guarded "sitecustomize: python3, stdlib sqlite3" env PYTHONPATH="$dest/usr/share/walguard/python" /usr/bin/python3 "$apps/app.py"
+guarded "sitecustomize, WALGUARD_APSW=1: APSW beside the stdlib sqlite3 (Debian's python3)" env PYTHONPATH="$dest/usr/share/walguard/python" \
+  WALGUARD_APSW=1 "$root/.deps/venv-debian/bin/python" "$apps/app_apsw_seed.py"
 mkdir -p "$work/npm/lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$work/npm/lib/"
 guarded "node --require register: better-sqlite3" env NODE_PATH="$root/.deps/node/node_modules" node --require "$work/npm/register.js" "$apps/app.js"
 
+guarded "LD_PRELOAD: sqlite3 shell, a WAL database ATTACHed by the first connection" "${preload[@]}" bash "$apps/attach.sh"
+guarded "LD_PRELOAD: python3, a WAL database ATTACHed by the first connection" "${preload[@]}" /usr/bin/python3 "$apps/attach.py"
+guarded "LD_PRELOAD: pysqlite3-binary (bundled SQLite, exported API)" "${preload[@]}" "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py"
+guarded "LD_PRELOAD: pysqlite3-binary after the stdlib sqlite3 in one process" "${preload[@]}" "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py" stdlib-first
+# sitecustomize loads libwalguard.so into the stdlib's SQLite with RTLD_GLOBAL; pysqlite3's copy
+# must still be its own.
+guarded "LD_PRELOAD and sitecustomize: pysqlite3-binary after the stdlib sqlite3" "${preload[@]}" \
+  PYTHONPATH="$dest/usr/share/walguard/python" "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py" stdlib-first
+guarded "LD_PRELOAD: npm sqlite3 (bundled SQLite, exported API)" "${preload[@]}" env NODE_PATH="$root/.deps/node-sqlite3/node_modules" node "$apps/app_node_sqlite3.js"
+# Go, Java, Ruby and Perl clients from Debian link the shared libsqlite3: the preload reaches them.
+mkdir -p "$work/bin"
+env GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$root/.deps/go-cache" go build -o "$work/bin/app_go" "$apps/app.go"
+guarded "LD_PRELOAD: Go, mattn/go-sqlite3" "${preload[@]}" "$work/bin/app_go"
+guarded "LD_PRELOAD: Java, xerial sqlite-jdbc" "${preload[@]}" java -cp /usr/share/java/sqlite-jdbc.jar "$apps/App.java"
+guarded "LD_PRELOAD: Ruby, sqlite3" "${preload[@]}" ruby "$apps/app.rb"
+guarded "LD_PRELOAD: Perl, DBD::SQLite" "${preload[@]}" perl "$apps/app.pl"
+# PHP loads its SQLite modules with RTLD_DEEPBIND: the preload never sees their calls (this
+# control shows it), its auto_prepend_file does the job.
+harmless "LD_PRELOAD does not reach PHP (RTLD_DEEPBIND): SQLite3 converts" $'delete\n3' "${preload[@]}" php "$apps/app.php"
+php_prepend=(php -d auto_prepend_file="$dest/usr/share/walguard/php/walguard.php" -d sqlite3.extension_dir="$lib")
+guarded "PHP auto_prepend_file: SQLite3" "${php_prepend[@]}" "$apps/app.php"
+guarded "PHP auto_prepend_file: PDO" "${php_prepend[@]}" "$apps/app_pdo.php"
+
+# Without the preload, the same two bundles convert the file: the tests above prove something.
+harmless "control: pysqlite3-binary without the preload converts" $'delete\n3' "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py"
+harmless "control: npm sqlite3 without the preload converts" $'delete\n3' env NODE_PATH="$root/.deps/node-sqlite3/node_modules" node "$apps/app_node_sqlite3.js"
+
+# An application that calls sqlite3_config before its first open: accepted and in force.
+gcc -Wall -O1 -o "$work/bin/config_first" "$apps/config_first.c" -lsqlite3
+fresh_db
+out=$(cd "$work/run" && "${preload[@]}" "$work/bin/config_first" 2>&1)
+want="config before the first open: 0 0
+open: 0
+walguard: refused journal_mode=DELETE on '$work/run/app.db': the database is in WAL mode and other connections may depend on it; to convert it deliberately, close every other connection and open it as 'file:$work/run/app.db?walguard=off'
+the application's log callback called: yes
+config after the first open: 21"
+if [ "$out" = "$want" ]; then ok "LD_PRELOAD: sqlite3_config before the first open still accepted and in force"
+else bad "LD_PRELOAD: sqlite3_config before the first open" "output: $out"; fi
+
+# Bundles exporting a SQLite walguard cannot be loaded into: their own open is reached (the
+# log line comes first: stderr is unbuffered, the program's stdout is flushed at exit).
+gcc -Wall -O1 -o "$work/bin/load_bundle" "$apps/load_bundle.c" -ldl
+gcc -Wall -O1 -shared -fPIC -DVERSION=3039004 -o "$work/bin/old_bundle.so" "$apps/fake_bundle.c"
+gcc -Wall -O1 -shared -fPIC -DVERSION=3045000 -DNO_LOAD_EXTENSION -o "$work/bin/noext_bundle.so" "$apps/fake_bundle.c"
+harmless "LD_PRELOAD untouched: a bundled SQLite 3.39.4 reaches its own open" "walguard preload: left SQLite of $work/bin/old_bundle.so untouched: SQLite 3.39.4 is older than 3.40.1"$'\nopen: 42' \
+  "${preload[@]}" WALGUARD_PRELOAD_LOG=1 "$work/bin/load_bundle" "$work/bin/old_bundle.so"
+harmless "LD_PRELOAD untouched: a bundled SQLite without extension loading reaches its own open" "walguard preload: left SQLite of $work/bin/noext_bundle.so untouched: built without extension loading"$'\nopen: 42' \
+  "${preload[@]}" WALGUARD_PRELOAD_LOG=1 "$work/bin/load_bundle" "$work/bin/noext_bundle.so"
+
+# The hooks load walguard into the SQLite they know; other bundles in the process work as before.
+harmless "sitecustomize leaves pysqlite3-binary untouched" $'delete\n3' env PYTHONPATH="$dest/usr/share/walguard/python" \
+  "$root/.deps/venv-debian/bin/python" "$apps/app_pysqlite3.py"
+harmless "node --require register leaves npm sqlite3 untouched" $'delete\n3' \
+  env NODE_PATH="$root/.deps/node/node_modules:$root/.deps/node-sqlite3/node_modules" node --require "$work/npm/register.js" "$apps/app_node_sqlite3.js"
 harmless "LD_PRELOAD harmless: APSW bundles its SQLite" "[] 3" "${preload[@]}" "$root/.deps/venv/bin/python" "$apps/app_apsw.py"
 harmless "LD_PRELOAD harmless: better-sqlite3 bundles its SQLite" $'delete\n3' "${preload[@]}" env NODE_PATH="$root/.deps/node/node_modules" node "$apps/app.js"
 harmless "LD_PRELOAD harmless: a program with no SQLite" "app.db" "${preload[@]}" ls

@@ -3,6 +3,7 @@
 #   scripts/ensure-deps.sh build   libclang + sqlite3.h (bindgen reads the system header)
 #   scripts/ensure-deps.sh test    + the sqlite3 shell, Debian's python3, Tcl's sqlite3
 #   scripts/ensure-deps.sh valgrind  + valgrind
+#   scripts/ensure-deps.sh clients   the Go, Java, PHP, Ruby and Perl clients (clients/run.sh)
 set -euo pipefail
 want=(libclang-dev libsqlite3-dev pkg-config)
 case "${1:-build}" in
@@ -10,6 +11,8 @@ case "${1:-build}" in
   valgrind) want+=(valgrind sqlite3 strace) ;;
   python-venv) want+=(python3-venv) ;;
   node) want+=(nodejs npm) ;;
+  clients) want+=(golang-go golang-github-mattn-go-sqlite3-dev default-jdk-headless libxerial-sqlite-jdbc-java
+    php-cli php-sqlite3 ruby ruby-sqlite3 libdbd-sqlite3-perl) ;;
   dpkg-dev) want+=(dpkg-dev) ;;
   sqlite-build) want+=(tcl-dev build-essential valgrind) ;;
 esac

@@ -28,6 +28,23 @@ CLIENTS = [
     ("rust", "Rust, rusqlite", "host-tests/examples/readme.rs", "rust",
      "`rusqlite` with the `load_extension` feature"),
     ("tcl", "Tcl", "clients/tcl.tcl", "tcl", "Debian's `libsqlite3-tcl`"),
+    ("go", "Go, mattn/go-sqlite3", "clients/go.go", "go",
+     "Debian's `golang-github-mattn-go-sqlite3-dev` (or the module). Name the entry point, "
+     "`sqlite3_walguard_init`: given `\"\"`, go-sqlite3 passes an empty name rather than none and the "
+     "load fails with `undefined symbol:`. Or register a driver that loads it into each of its "
+     "connections, the entry point found from the file name: `sql.Register(\"sqlite3_walguard\", "
+     "&sqlite3.SQLiteDriver{Extensions: []string{\"/usr/local/lib/libwalguard\"}})`"),
+    ("java", "Java, xerial sqlite-jdbc", "clients/Java.java", "java",
+     "Debian's `libxerial-sqlite-jdbc-java` (run as `java -cp /usr/share/java/sqlite-jdbc.jar Java.java`); "
+     "the loading connection needs `SQLiteConfig.enableLoadExtension(true)`"),
+    ("php", "PHP, `SQLite3`", "clients/php.php", "php",
+     "Debian's `php-cli` and `php-sqlite3`, with `sqlite3.extension_dir` set to the directory of "
+     "`libwalguard.so` (php.ini, or `php -d sqlite3.extension_dir=/usr/local/lib`)"),
+    ("php_pdo", "PHP, PDO", "clients/php_pdo.php", "php",
+     "the same packages: PDO and the `SQLite3` class share one SQLite, so loading through `SQLite3` "
+     "covers PDO"),
+    ("ruby", "Ruby, sqlite3 gem", "clients/ruby.rb", "ruby", "Debian's `ruby-sqlite3` (or `gem install sqlite3`)"),
+    ("perl", "Perl, DBD::SQLite", "clients/perl.pl", "perl", "Debian's `libdbd-sqlite3-perl`"),
 ]
 
 

@@ -1,0 +1,30 @@
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.sqlite.SQLiteConfig;
+
+public class Java {
+    public static void main(String[] args) throws SQLException {
+        // Load once, into any connection: every connection opened afterwards is guarded.
+        SQLiteConfig config = new SQLiteConfig();
+        config.enableLoadExtension(true);
+        Connection loader = DriverManager.getConnection("jdbc:sqlite::memory:", config.toProperties());
+        loader.createStatement().execute("SELECT load_extension('./libwalguard')");
+
+        Connection conn = DriverManager.getConnection("jdbc:sqlite:app.db");
+        Statement st = conn.createStatement();
+        ResultSet mode = st.executeQuery("PRAGMA journal_mode=WAL");
+        System.out.println(mode.getString(1));
+        try {
+            st.execute("PRAGMA journal_mode=DELETE"); // the "fallback" that corrupts shared databases
+        } catch (SQLException error) {
+            // org.sqlite.SQLiteException: [SQLITE_ERROR] SQL error or missing database (walguard: refused ...)
+            System.out.println(error.getClass().getName() + ": " + error.getMessage());
+        }
+        st.execute("INSERT INTO t VALUES (4)");
+        System.out.println(st.executeQuery("SELECT count(*) FROM t").getInt(1));
+        System.out.println(st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)").getInt(1));
+    }
+}

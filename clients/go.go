@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+func main() {
+	ctx := context.Background()
+	// Load once, into any connection: every connection opened afterwards is guarded.
+	// Name the entry point: with "" go-sqlite3 asks for sqlite3_extension_init.
+	loader, _ := sql.Open("sqlite3", ":memory:")
+	raw, _ := loader.Conn(ctx)
+	err := raw.Raw(func(c any) error {
+		return c.(*sqlite3.SQLiteConn).LoadExtension("./libwalguard", "sqlite3_walguard_init")
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	db, _ := sql.Open("sqlite3", "app.db")
+	db.SetMaxOpenConns(1)
+	var mode string
+	db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode)
+	fmt.Println(mode)
+	// The "fallback" that corrupts shared databases:
+	if _, err := db.Exec("PRAGMA journal_mode=DELETE"); err != nil {
+		fmt.Printf("%T: %v\n", err, err) // sqlite3.Error: walguard: refused journal_mode=DELETE on '/path/app.db': ...
+	}
+	db.Exec("INSERT INTO t VALUES (4)")
+	var count, busy int
+	db.QueryRow("SELECT count(*) FROM t").Scan(&count)
+	fmt.Println(count)
+	db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, new(int), new(int))
+	fmt.Println(busy)
+}

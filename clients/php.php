@@ -1,0 +1,18 @@
+<?php
+// Load once, into any connection: every connection opened afterwards is guarded.
+// loadExtension() takes a name inside the directory php.ini's sqlite3.extension_dir names.
+$loader = new SQLite3(':memory:');
+$loader->enableExceptions(true); // a failed load throws, rather than warn and go on unguarded
+$loader->loadExtension('libwalguard.so');
+
+$db = new SQLite3('app.db');
+$db->enableExceptions(true);
+echo $db->querySingle('PRAGMA journal_mode=WAL'), "\n";
+try {
+    $db->exec('PRAGMA journal_mode=DELETE'); // the "fallback" that corrupts shared databases
+} catch (Exception $error) {
+    echo get_class($error), ': ', $error->getMessage(), "\n"; // Exception: walguard: refused ...
+}
+$db->exec('INSERT INTO t VALUES (4)');
+echo $db->querySingle('SELECT count(*) FROM t'), "\n";
+echo $db->querySingle('PRAGMA wal_checkpoint(TRUNCATE)'), "\n";
