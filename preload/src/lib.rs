@@ -374,7 +374,7 @@ fn guard(object: &Object, guarded_before: usize) -> Result<String, Skip> {
             c"sqlite3_errmsg",
             c"sqlite3_vfs_find",
         ]
-        .map(|name| sym(name));
+        .map(sym);
         if [auto_extension, cancel, open_v2, close, errmsg, vfs_find].iter().any(|p| p.is_null()) {
             return untouched("part of the SQLite API is missing");
         }
