@@ -63,16 +63,15 @@ fn adopted() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
 /// `file` is open and not in use by another thread.
 unsafe fn guarded_by_any_walguard(file: *mut ffi::sqlite3_file) -> bool {
     let mut name: *mut c_char = ptr::null_mut();
-    // SAFETY: the documented out-parameter of VFSNAME; the string it returns is SQLite's to free.
-    unsafe {
+    // SAFETY: the documented out-parameter of VFSNAME; the string it returns is ours to free.
+    let name = unsafe {
         let Some(file_control) = (*(*file).pMethods).xFileControl else { return false };
-        if file_control(file, ffi::SQLITE_FCNTL_VFSNAME, (&raw mut name).cast()) != ffi::SQLITE_OK || name.is_null() {
+        if file_control(file, ffi::SQLITE_FCNTL_VFSNAME, (&raw mut name).cast()) != ffi::SQLITE_OK {
             return false;
         }
-        let guarded = std::ffi::CStr::from_ptr(name).to_bytes().starts_with(b"walguard/");
-        ffi::sqlite3_free(name.cast());
-        guarded
-    }
+        sqlite::SqliteString::from_raw(name)
+    };
+    name.is_some_and(|name| name.to_bytes().starts_with(b"walguard/"))
 }
 
 /// The guard of the database whose WAL SQLite is opening under `wal_name`: the pointer is the
@@ -222,6 +221,7 @@ pub unsafe fn adopt(
 ) -> Result<Policy, NotAdopted> {
     // SAFETY: the caller vouches that `file` is open, so pMethods is a valid table.
     let lower = unsafe { &*(*file).pMethods };
+    // SAFETY: the caller vouches that `file` is open and not in use.
     if unsafe { guarded_here(file) || guarded_by_any_walguard(file) } {
         return Err(NotAdopted::AlreadyGuarded);
     }

@@ -413,12 +413,10 @@ impl Guard {
         unsafe {
             let mut below: *mut c_char = ptr::null_mut();
             let rc = self.file_control(ffi::SQLITE_FCNTL_VFSNAME, (&raw mut below).cast());
-            let lower_name = if rc == ffi::SQLITE_OK && !below.is_null() {
-                let name = CStr::from_ptr(below).to_string_lossy().into_owned();
-                ffi::sqlite3_free(below.cast());
-                name
-            } else {
-                CStr::from_ptr((*self.lower.vfs).zName).to_string_lossy().into_owned()
+            let below = sqlite::SqliteString::from_raw(below).filter(|_| rc == ffi::SQLITE_OK);
+            let lower_name = match &below {
+                Some(name) => String::from_utf8_lossy(name.to_bytes()).into_owned(),
+                None => CStr::from_ptr((*self.lower.vfs).zName).to_string_lossy().into_owned(),
             };
             *out = sqlite::sqlite_string(&format!("{}/{lower_name}", vfs::NAME.to_string_lossy()));
         }

@@ -91,3 +91,27 @@ pub unsafe fn wal_name_of(db_name: *const c_char) -> *const c_char {
         skip(p.add(1))
     }
 }
+
+/// A string that SQLite allocated and handed over (a file-control's answer), freed with
+/// `sqlite3_free` when dropped.
+pub struct SqliteString(ptr::NonNull<c_char>);
+
+impl SqliteString {
+    /// # Safety
+    /// `s` is null or a NUL-terminated string from SQLite's allocator that the caller owns.
+    pub unsafe fn from_raw(s: *mut c_char) -> Option<SqliteString> {
+        ptr::NonNull::new(s).map(SqliteString)
+    }
+
+    pub fn to_bytes(&self) -> &[u8] {
+        // SAFETY: a NUL-terminated string, owned until drop (see `from_raw`).
+        unsafe { CStr::from_ptr(self.0.as_ptr()) }.to_bytes()
+    }
+}
+
+impl Drop for SqliteString {
+    fn drop(&mut self) {
+        // SAFETY: allocated by SQLite's allocator and owned by us (see `from_raw`).
+        unsafe { ffi::sqlite3_free(self.0.as_ptr().cast()) };
+    }
+}
