@@ -29,7 +29,8 @@
 //!
 //! The write layer never refuses a restore: a write of the page-1 record of a rollback journal
 //! on disk (the rollback of a failed switch to WAL, the playback of a hot journal left by a
-//! crash in the middle of one).
+//! crash in the middle of one), or, for a journal kept in memory, of exactly the page 1 this
+//! handle replaced with a WAL header in the transaction under way.
 //!
 //! ## The deliberate path
 //! Open the file with the URI parameter `walguard=off` (`file:app.db?walguard=off`) to turn
