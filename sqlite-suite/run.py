@@ -71,8 +71,10 @@ EXTRA = [
 # Files near that subject that are not run, and why (printed in the summary).
 LEFT_OUT = {
     "thread003.test": "the page cache hammered from threads, not I/O or locking; 90 s each way",
-    "async.test, async2.test, async3.test": "the retired asynchronous-I/O VFS (test_async.c), which "
-        "runs other files through itself; not in any of SQLite's own suites but full/soak",
+    "async.test, async2.test, async3.test": "the asynchronous-I/O VFS of ext/async: needs a build "
+        "with SQLITE_ENABLE_ASYNCIO (async.test is in none of permutations.test's sets)",
+    "crash5.test": "runs, but skips its tests: needs SQLITE_ENABLE_MEMORY_MANAGEMENT, which changes "
+        "how the page cache releases memory in every other file too",
     "other malloc*.test, *fault.test, *_err.test": "out-of-memory and fault loops in the parser, "
         "VDBE, FTS, R-Tree, ALTER and functions: no journal or WAL code path walguard sees",
     "corrupt*.test, fuzz*.test": "corrupt database content, not I/O faults",
@@ -80,6 +82,12 @@ LEFT_OUT = {
     "all.test, quick.test, full.test, veryquick.test, soak.test, mallocAll.test, memleak.test, "
     "permutations.test, extraquick.test": "runners of other files",
 }
+# Seconds a file takes, for ordering a first run (later runs use the durations of the last one):
+# the longest start first, so that they do not end the run alone.
+SLOW = {"walthread.test": 150, "walcrash3.test": 150, "backup_ioerr.test": 75, "savepoint6.test": 50,
+        "pagerfault2.test": 30, "pagerfault.test": 25, "walprotocol.test": 20, "thread004.test": 20,
+        "malloc.test": 20, "walslow.test": 17, "walsetlk.test": 15, "tempfault.test": 15,
+        "crash.test": 14, "savepoint4.test": 13}
 TIMEOUT = 900
 FAIL_LIST = re.compile(r"^!Failures on these tests:(.*)$")
 FAIL_LINE = re.compile(r"^! (\S+) expected:")
@@ -195,7 +203,7 @@ def main():
     except (OSError, ValueError):
         previous = {}
     jobs = [(n, lib) for n in names for lib in ("none", LIB)]
-    jobs.sort(key=lambda j: -previous.get(j[0], {}).get("walguard" if j[1] != "none" else "bare", 30.0))
+    jobs.sort(key=lambda j: -previous.get(j[0], {}).get("walguard" if j[1] != "none" else "bare", SLOW.get(j[0], 1.0)))
     expected = load_expected()
     print(f"sqlite-suite: {len(names)} files ({len(names) - len(extra)} of veryquick, {len(extra)} more), "
           f"each with and without walguard, {args.jobs} at a time; logs in {args.logs}", flush=True)
