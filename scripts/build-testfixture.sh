@@ -15,7 +15,12 @@ options=(--with-tcl=/usr/lib/tcl8.6 --enable-load-extension --enable-all
 if [ ! -x "$build/testfixture" ] || [ "$(cat "$build/walguard-options" 2>/dev/null)" != "${options[*]}" ]; then
   rm -rf "$build"
   mkdir -p "$build"
-  (cd "$build" && "$src/configure" "${options[@]}" >&2 && make -j2 testfixture >&2)
+  echo "building testfixture in $build (about a minute; output in $build/build.log)" >&2
+  if ! (cd "$build" && "$src/configure" "${options[@]}" && make -j2 testfixture) >"$build/../sqlite-build.log" 2>&1; then
+    tail -n 40 "$build/../sqlite-build.log" >&2
+    exit 1
+  fi
+  mv "$build/../sqlite-build.log" "$build/build.log"
   echo "${options[*]}" >"$build/walguard-options"
 fi
 echo "$build/testfixture"
