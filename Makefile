@@ -99,7 +99,7 @@ bench: build
 # SQLite's own TCL tests: the veryquick set (as test/permutations.test defines it) and the WAL,
 # journal, locking and I/O-fault files it leaves out, one testfixture per file, each with and
 # without walguard, on every core; walguard-only failures must be in
-# sqlite-suite/expected-failures.txt. Logs in build/sqlite-suite. About 17 minutes on 2 cores.
+# sqlite-suite/expected-failures.txt. Logs in build/sqlite-suite. About 11 minutes on 2 cores.
 sqlite-suite: build
 	/usr/bin/python3 sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
