@@ -145,8 +145,10 @@ bench: build
 	mkdir -p build
 	/usr/bin/python3 bench/run.py build "$$(scripts/sqlite-source.sh)/test/speedtest1.c" | tee build/bench-last.txt
 
-# SQLite's own TCL tests (wal*, journal*, jrnlmode*, pager*, exclusive*, backup*, vacuum*),
-# with and without walguard; walguard-only failures must be in sqlite-suite/expected-failures.txt.
+# SQLite's own TCL tests: the veryquick set (as test/permutations.test defines it) and the WAL,
+# journal, locking and I/O-fault files it leaves out, one testfixture per file, each with and
+# without walguard, on every core; walguard-only failures must be in
+# sqlite-suite/expected-failures.txt. Logs in build/sqlite-suite. About 11 minutes on 2 cores.
 sqlite-suite: build
 	/usr/bin/python3 sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
