@@ -194,7 +194,7 @@ pub unsafe fn open(
 
 /// The io-methods versions whose every field walguard's table carries: a newer table would
 /// have fields past the end of ours.
-const KNOWN_VERSIONS: std::ops::RangeInclusive<c_int> = 1..=3;
+pub const KNOWN_VERSIONS: std::ops::RangeInclusive<c_int> = 1..=3;
 
 /// Why an open file could not be adopted.
 pub enum NotAdopted {

@@ -52,7 +52,7 @@ pub unsafe fn open(
         let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
         let rc = lower_open(lower_vfs, name, file, flags, out_flags);
         let lower_methods = (*file).pMethods;
-        if rc != ffi::SQLITE_OK || lower_methods.is_null() || !(1..=3).contains(&(*lower_methods).iVersion) {
+        if rc != ffi::SQLITE_OK || lower_methods.is_null() || !file::KNOWN_VERSIONS.contains(&(*lower_methods).iVersion) {
             return rc;
         }
         let Some(db) = file::guard_of_wal(name) else {
