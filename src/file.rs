@@ -44,8 +44,8 @@ struct AdoptedFile {
 
 /// The adopted files: (file pointer, its `AdoptedFile`), both as addresses.
 static ADOPTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
-/// The open files walguard opened itself: (the WAL name SQLite will pass when it opens their
-/// WAL, the guard), both as addresses; see [`guard_of_wal`].
+/// The open files walguard opened itself: (their name as SQLite passed it, the guard), both as
+/// addresses; see [`guard_of_wal`].
 static OWNED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 fn registry(list: &'static Mutex<Vec<(usize, usize)>>) -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
@@ -74,12 +74,32 @@ unsafe fn guarded_by_any_walguard(file: *mut ffi::sqlite3_file) -> bool {
     name.is_some_and(|name| name.to_bytes().starts_with(b"walguard/"))
 }
 
-/// The guard of the database whose WAL SQLite is opening under `wal_name`: the pointer is the
-/// one SQLite derived from that database's name when walguard opened it. A name that is not
-/// such a pointer (a VFS above walguard that passes its own copy) matches no database, and is
-/// never dereferenced (`sqlite3_database_file_object` would walk memory before it).
+/// The guard of the database whose WAL SQLite is opening under `wal_name`.
+///
+/// SQLite makes a database's name and its WAL's name in one allocation, the WAL's a few
+/// strings after the database's (`sqlite3PagerOpen`), and passes pointers into it to `xOpen`.
+/// So the database is the one whose name, as a string, is the WAL's without `-wal`, and whose
+/// name pointer lies just before the WAL's: of the files that match, the nearest before it
+/// (two connections to one file have two names, in two allocations). Only strings SQLite or a
+/// caller handed over are read, each up to its own NUL: a VFS above walguard that passes its
+/// own copy of a name (SQLite's multiplexor does) finds no database, and its WAL is left to the
+/// lower VFS. (`sqlite3_database_file_object` walks the memory before the name instead, and
+/// crashes on such a copy.)
 pub fn guard_of_wal(wal_name: *const c_char) -> Option<*mut Guard> {
-    registry(&OWNED).iter().find(|&&(name, _)| name == wal_name as usize).map(|&(_, guard)| guard as *mut Guard)
+    /// Farther than any name SQLite makes (three paths of at most 4096 bytes, URI parameters).
+    const NEAR: usize = 1 << 16;
+    // SAFETY: SQLite passes the WAL's name as a NUL-terminated string.
+    let wal = unsafe { std::ffi::CStr::from_ptr(wal_name) }.to_bytes();
+    let stem = wal.strip_suffix(b"-wal")?;
+    let at = wal_name as usize;
+    registry(&OWNED)
+        .iter()
+        .filter(|&&(name, _)| name < at && at - name <= NEAR)
+        // SAFETY: a registered name is the database's name as SQLite passed it to xOpen, valid
+        // while the file is open (it is unregistered when closed).
+        .filter(|&&(name, _)| unsafe { std::ffi::CStr::from_ptr(name as *const c_char) }.to_bytes() == stem)
+        .max_by_key(|&&(name, _)| name)
+        .map(|&(_, guard)| guard as *mut Guard)
 }
 
 /// How the guarded methods find a file's guard.
@@ -152,7 +172,10 @@ pub unsafe fn open(
     // SAFETY: as the caller vouches; a failed lower open leaves pMethods as the lower VFS set
     // it, for SQLite to close, exactly as without walguard.
     unsafe {
-        let policy = match policy_from_uri(name) {
+        // URI parameters are read only from a URI filename, as SQLite's own VFSes do: a VFS above
+        // walguard may pass a plain name with nothing after it.
+        let uri = flags & ffi::SQLITE_OPEN_URI != 0;
+        let policy = match if uri { policy_from_uri(name) } else { Ok(config::default_policy()) } {
             Ok(policy) => policy,
             Err(message) => {
                 sqlite::log(ffi::SQLITE_CANTOPEN, &message);
@@ -178,7 +201,7 @@ pub unsafe fn open(
         if policy == Policy::Off {
             sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
         }
-        let mut guard = Guard::new(file, lower_methods, lower_vfs, name, policy);
+        let mut guard = Guard::new(file, lower_methods, lower_vfs, name, policy, uri);
         if flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && *out_flags & ffi::SQLITE_OPEN_READONLY != 0) {
             guard.opened_read_only();
         }
@@ -187,7 +210,7 @@ pub unsafe fn open(
         let tail = shim::tail::<DbTail>(file);
         ptr::write(tail, DbTail { methods, guard });
         (*file).pMethods = &raw const (*tail).methods;
-        registry(&OWNED).push((sqlite::wal_name_of(name) as usize, &raw mut (*tail).guard as usize));
+        registry(&OWNED).push((name as usize, &raw mut (*tail).guard as usize));
         ffi::SQLITE_OK
     }
 }
@@ -234,7 +257,7 @@ pub unsafe fn adopt(
         config::default_policy()
     });
     // SAFETY: the caller vouches for `file`, `vfs` and `path`.
-    let mut guard = unsafe { Guard::new(file, lower, vfs, path, policy) };
+    let mut guard = unsafe { Guard::new(file, lower, vfs, path, policy, true) };
     guard.used_by(Connection::Handle(db));
     if read_only {
         guard.opened_read_only();

@@ -68,23 +68,26 @@ pub struct LowerDb {
 impl Guard {
     /// # Safety
     /// `file` is open with `methods`, by `vfs`; `path` is its name as SQLite passed it to
-    /// `xOpen` (valid until the file is closed).
+    /// `xOpen` (valid until the file is closed); `uri` says it carries URI parameters
+    /// (`SQLITE_OPEN_URI`, or a name SQLite made itself).
     pub unsafe fn new(
         file: *mut ffi::sqlite3_file,
         methods: *const ffi::sqlite3_io_methods,
         vfs: *mut ffi::sqlite3_vfs,
         path: *const c_char,
         policy: Policy,
+        uri: bool,
     ) -> Guard {
-        // SAFETY: `path` is a database filename as SQLite passed it to xOpen, which
-        // sqlite3_uri_boolean accepts.
-        let nolock =
-            unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) };
+        // SAFETY: with `uri`, `path` is a database filename as SQLite made it, with its URI
+        // parameters after it, which sqlite3_uri_boolean reads.
+        let nolock = uri
+            && unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) }
+                != 0;
         Guard {
             lower: LowerDb { file, methods, vfs, path, wal_index: ptr::null() },
             state: FileGuard::new(policy),
             connection: Connection::Unknown,
-            cannot_write: nolock != 0,
+            cannot_write: nolock,
             reset: ResetGuard::default(),
         }
     }

@@ -73,25 +73,6 @@ pub fn libversion_number() -> c_int {
     unsafe { ffi::sqlite3_libversion_number() }
 }
 
-/// The WAL name SQLite derives from a main database's name (what `sqlite3_filename_wal` does,
-/// which the extension API of 3.40 does not carry): the pager keeps the database name, its
-/// URI parameters (key and value strings, ended by an empty one), the journal name and the
-/// WAL name in one allocation, and passes pointers into it to `xOpen`.
-///
-/// # Safety
-/// `db_name` is the name SQLite passed to `xOpen` for a main database file (`SQLITE_OPEN_MAIN_DB`).
-pub unsafe fn wal_name_of(db_name: *const c_char) -> *const c_char {
-    // SAFETY: every string walked lies in the pager's allocation, as described above.
-    unsafe {
-        let skip = |p: *const c_char| p.add(CStr::from_ptr(p).to_bytes().len() + 1);
-        let mut p = skip(db_name);
-        while *p != 0 {
-            p = skip(skip(p));
-        }
-        skip(p.add(1))
-    }
-}
-
 /// A string that SQLite allocated and handed over (a file-control's answer), freed with
 /// `sqlite3_free` when dropped.
 pub struct SqliteString(ptr::NonNull<c_char>);

@@ -1,12 +1,11 @@
 //! WAL files of guarded databases: every page-1 frame written to them is checked (layer 2).
 //!
 //! A WAL opened through the walguard VFS whose database walguard opened itself gets a
-//! [`WalTail`] after its lower file (`shim.rs`). It finds its database's guard by the WAL
-//! name pointer SQLite derived from the database's name (`file::guard_of_wal`), not through
-//! `sqlite3_database_file_object` (as SQLite's cksumvfs.c does), which walks the memory before
-//! the name and crashes when a VFS above walguard passes its own copy of it; and keeps a
-//! pointer to it: SQLite closes a database's WAL before the database file
-//! (`sqlite3PagerClose`), so the pointer never dangles. Any other WAL (its database adopted at load, or opened through
+//! [`WalTail`] after its lower file (`shim.rs`). It finds its database's guard from the WAL's
+//! name (`file::guard_of_wal`), not through `sqlite3_database_file_object` (as SQLite's
+//! cksumvfs.c does), which walks the memory before the name and crashes when a VFS above
+//! walguard passes its own copy of it; and keeps a pointer to it: SQLite closes a database's
+//! WAL before the database file (`sqlite3PagerClose`), so the pointer never dangles. Any other WAL (its database adopted at load, or opened through
 //! another VFS) belongs to the lower VFS alone; the database-file rule still refuses any
 //! checkpoint of a page 1 that leaves WAL from it.
 //!
