@@ -64,7 +64,8 @@ test-loading: build
 	d=$$(mktemp -d) && WALGUARD_WAL_RESET_FIX=off build/walreset $(CURDIR)/$(LIB) $$d corrupts && \
 	  build/walreset $(CURDIR)/$(LIB) $$d intact && rm -rf $$d
 	gcc -Wall -O1 -o build/shims c-tests/shims.c -lsqlite3
-	d=$$(mktemp -d) && build/shims $(CURDIR)/$(LIB) $$d above && build/shims $(CURDIR)/$(LIB) $$d below && rm -rf $$d
+	d=$$(mktemp -d) && build/shims $(CURDIR)/$(LIB) $$d above && build/shims $(CURDIR)/$(LIB) $$d below && \
+	  build/shims $(CURDIR)/$(LIB) $$d namecopy && rm -rf $$d
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test

@@ -4,11 +4,13 @@
 ** sqlite3_malloc'd copy of exactly sizeof(sqlite3_io_methods) bytes of the table, whose xClose
 ** closes through the original table and frees the copy.
 **
-**   shims LIBWALGUARD DIR above|below
+**   shims LIBWALGUARD DIR above|below|namecopy
 **
 ** above: walguard is loaded first; the shim wraps walguard and the database is opened through
 **        the shim (walguard's state must not be looked for through pMethods).
 ** below: the shim is the default VFS when walguard is loaded; walguard wraps it.
+** namecopy: above walguard, a shim that passes its own bare copy of every file name to the VFS
+**        below (SQLite's multiplexor passes copies too): walguard must read nothing past it.
 ** Either way: WAL, writes, a checkpoint, PRAGMA walguard, a refused downgrade through the
 ** pragma and through an ATTACH, the file still WAL and intact at the end. Exits 0 on success.
 */
@@ -21,7 +23,8 @@ static sqlite3_vfs shim;
 static sqlite3_vfs *shim_below;
 
 /* Where the shim keeps the original table: after the file of the VFS below it. */
-typedef struct Tail { const sqlite3_io_methods *orig; } Tail;
+typedef struct Tail { const sqlite3_io_methods *orig; char *name_copy; } Tail;
+static int copy_names;
 #define TAIL(f) ((Tail *)((char *)(f) + shim_below->szOsFile))
 
 static int shimClose(sqlite3_file *f){
@@ -29,17 +32,21 @@ static int shimClose(sqlite3_file *f){
   f->pMethods = TAIL(f)->orig;
   int rc = f->pMethods->xClose(f);
   sqlite3_free(copy);
+  free(TAIL(f)->name_copy);
   return rc;
 }
 
 static int shimOpen(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out){
   (void)v;
-  int rc = shim_below->xOpen(shim_below, name, f, flags, out);
-  if( rc==SQLITE_OK && f->pMethods && (flags & SQLITE_OPEN_MAIN_DB) ){
+  char *copy_of_name = copy_names && name ? strdup(name) : 0;
+  int rc = shim_below->xOpen(shim_below, copy_of_name ? copy_of_name : name, f, flags, out);
+  if( copy_of_name && (rc!=SQLITE_OK || !f->pMethods) ){ free(copy_of_name); copy_of_name = 0; }
+  if( rc==SQLITE_OK && f->pMethods && (copy_of_name || (flags & SQLITE_OPEN_MAIN_DB)) ){
     sqlite3_io_methods *copy = sqlite3_malloc(sizeof *copy);
     memcpy(copy, f->pMethods, sizeof *copy);
     copy->xClose = shimClose;
     TAIL(f)->orig = f->pMethods;
+    TAIL(f)->name_copy = copy_of_name;
     f->pMethods = copy;
   }
   return rc;
@@ -91,7 +98,8 @@ static int header_is_wal(const char *path){
 
 int main(int argc, char **argv){
   if( argc<4 ){ fprintf(stderr, "usage: shims LIBWALGUARD DIR above|below\n"); return 2; }
-  int above = strcmp(argv[3], "above")==0;
+  copy_names = strcmp(argv[3], "namecopy")==0;
+  int above = strcmp(argv[3], "above")==0 || copy_names;
   char path[4096], aux[4096], sql[8300], out[512];
   sqlite3 *loader, *db;
   snprintf(path, sizeof path, "%s/shims-%s.db", argv[2], argv[3]);
