@@ -47,7 +47,7 @@ def main():
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
         for path, data in files.items():
             info_entry = zipfile.ZipInfo(path, date_time=(2026, 1, 1, 0, 0, 0))
-            info_entry.external_attr = (0o755 if path.endswith((".so", ".dylib")) else 0o644) << 16
+            info_entry.external_attr = (0o755 if path.endswith(".so") else 0o644) << 16
             info_entry.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info_entry, data)
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()

@@ -34,10 +34,12 @@ pub fn load_default_policy() -> Result<(), String> {
             match Policy::parse(bytes) {
                 Some(policy) if policy != Policy::Off => policy,
                 _ => {
+                    let valid: Vec<&str> = Policy::ALL.into_iter().filter(|&p| p != Policy::Off).map(Policy::name).collect();
                     return Err(format!(
-                        "walguard: invalid value '{}' for environment variable {POLICY_VAR}; valid values: enforce, keep, warn, strict \
+                        "walguard: invalid value '{}' for environment variable {POLICY_VAR}; valid values: {} \
                          (turn the guard off for one file with the URI parameter walguard=off)",
-                        value.to_string_lossy()
+                        value.to_string_lossy(),
+                        valid.join(", ")
                     ));
                 }
             }

@@ -2,11 +2,9 @@
 // walguard for Node: load the SQLite extension that refuses WAL -> rollback downgrades.
 const path = require("path");
 
-const suffix = process.platform === "darwin" ? ".dylib" : ".so";
-
 /** The path of the libwalguard shared library shipped in this package. */
 function getLoadablePath() {
-  return path.join(__dirname, "lib", "libwalguard" + suffix);
+  return path.join(__dirname, "lib", "libwalguard.so");
 }
 
 /**

@@ -8,16 +8,13 @@ Works with the standard library's sqlite3 (when the interpreter was built with e
 loading) and with APSW.
 """
 import os
-import sys
 
 __version__ = "0.1.0"
-
-_SUFFIX = ".dylib" if sys.platform == "darwin" else ".so"
 
 
 def loadable_path():
     """The path of the libwalguard shared library shipped in this package."""
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "libwalguard" + _SUFFIX)
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "libwalguard.so")
 
 
 def load(conn=None):
