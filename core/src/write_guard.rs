@@ -19,20 +19,26 @@
 //!
 //! ## Why nothing remembered can grant a write
 //! [`FileGuard::decide`] asks the [`Disk`] for the database header every time a write puts
-//! anything but 2 at byte 19, and for the journal every time that header says 2. Its state
-//! ([`FileGuard`]'s fields) only decides what is *logged*: whether a downgrade the pragma
-//! layer already reported is reported again, and whether the WAL is known to be poisoned.
-//! Earlier versions remembered the header across calls and remembered an "uncommitted switch"
-//! flag; both could be stale (page 1 served from the WAL, a checkpoint's page-1 write read
-//! as a switch, an adoption in the middle of a transaction) and granted real downgrades.
-//! `tests/model.rs` replays random interleavings against this guard and against that older
-//! design: the older one is caught, this one is not.
+//! anything but 2 at byte 19, and for the journal every time that header says 2. Of its state
+//! ([`FileGuard`]'s fields), one part only decides what is *logged* (whether a downgrade the
+//! pragma layer already reported is reported again, whether the WAL is known to be poisoned);
+//! the other, the page this handle replaced, grants exactly one write: that page, byte for
+//! byte, back over the WAL header the same handle wrote in the same transaction, while the
+//! header on disk still says WAL. No flag grants anything, and no state outlives the
+//! transaction that made it. Earlier versions remembered the header across calls and
+//! remembered an "uncommitted switch" flag; both could be stale (page 1 served from the WAL, a
+//! checkpoint's page-1 write read as a switch, an adoption in the middle of a transaction) and
+//! granted real downgrades. `tests/model.rs` replays random interleavings against this guard
+//! and against that older design: the older one is caught, this one is not; remembering the
+//! replaced page for a checkpoint's copy or a journal playback is caught too.
 //!
 //! ## The fast path
-//! A write that leaves 2 at byte 19, or does not cover byte 19, needs no check at all: it
-//! cannot take the file out of WAL, whatever the disk says. That is every write of a page
-//! other than page 1, every WAL-mode commit and checkpoint, and every switch to WAL. Only a
-//! write that puts another byte at 19 (every rollback-mode commit) costs one header read.
+//! A write that leaves 2 at byte 19, or does not cover byte 19, needs no decision: it cannot
+//! take the file out of WAL, whatever the disk says. That is every write of a page other than
+//! page 1, every WAL-mode commit, and every checkpoint. Only a write that puts another byte at
+//! 19 (every rollback-mode commit) costs one header read, and a whole page 1 that puts 2 there
+//! (a switch to WAL, a checkpoint's page 1) one header read to know whether it replaces a
+//! rollback header ([`FileGuard::wal_header_write`]).
 
 use crate::header::{HeaderFormat, WAL_READ_VERSION};
 use crate::policy::Policy;
