@@ -37,8 +37,8 @@
 //! take the file out of WAL, whatever the disk says. That is every write of a page other than
 //! page 1, every WAL-mode commit, and every checkpoint. Only a write that puts another byte at
 //! 19 (every rollback-mode commit) costs one header read, and so does a whole page 1 that puts
-//! 2 there outside a checkpoint (a switch to WAL, a WAL-mode database's page 1 written by a
-//! rollback-mode transaction), to know whether it replaces a rollback header
+//! 2 there outside a checkpoint (a switch to WAL, a backup from a WAL database into a
+//! rollback one), to know whether it replaces a rollback header
 //! ([`FileGuard::wal_header_write`]).
 
 use crate::header::{HeaderFormat, WAL_READ_VERSION};
