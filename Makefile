@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
 
 all: build
 
@@ -126,14 +126,17 @@ bench-hold: build deps-test
 	/usr/bin/python3 hold/tests/bench_hold.py
 
 # The README's client snippets, run by each client, and the README kept equal to them.
-test-clients: build deps-test
+# `readme` runs the clients without the README check, so it can bring a stale README up to date.
+clients-run: build deps-test
 	scripts/ensure-clients.sh
 	$(CARGO) build -q -p walguard-host-tests --examples
 	mkdir -p build
 	clients/run.sh | tee build/clients.out
+
+test-clients: clients-run
 	scripts/readme-clients.py --check build/clients.out
 
-readme: test-clients
+readme: clients-run
 	scripts/readme-clients.py --write build/clients.out
 
 # valgrind memcheck over the shell scripts and the Rust host tests (about a minute).

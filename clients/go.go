@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -36,4 +37,23 @@ func main() {
 	fmt.Println(count)
 	db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, new(int), new(int))
 	fmt.Println(busy)
+
+	// A downgrade the pragma's check never sees: main is another database (:memory: here) and
+	// app.db is ATTACHed; the unprefixed pragma reaches app.db only as its header write, refused.
+	// The first connection is closed first: with it open, SQLite itself refuses (database is locked).
+	db.Close()
+	other, _ := sql.Open("sqlite3", ":memory:")
+	other.SetMaxOpenConns(1)
+	if _, err := other.Exec("ATTACH 'app.db' AS app"); err != nil {
+		panic(err)
+	}
+	if _, err := other.Exec("PRAGMA journal_mode=DELETE"); err != nil {
+		fmt.Printf("%T: %v\n", err, err)
+	} else {
+		// Exec steps the pragma once (its row) and finalizes it: the commit fails there, unreported
+		fmt.Println("no error")
+	}
+	other.Close()
+	header, _ := os.ReadFile("app.db")
+	fmt.Printf("header bytes 18,19: %d,%d\n", header[18], header[19]) // 2,2: still WAL
 }

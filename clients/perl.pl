@@ -17,3 +17,21 @@ $db->do("INSERT INTO t VALUES (4)");
 print $db->selectrow_array("SELECT count(*) FROM t"), "\n";
 my ($busy) = $db->selectrow_array("PRAGMA wal_checkpoint(TRUNCATE)");
 print "$busy\n";
+
+# A downgrade the pragma's check never sees: main is another database (:memory: here) and
+# app.db is ATTACHed; the unprefixed pragma reaches app.db only as its header write, refused.
+# The first connection is closed first: with it open, SQLite itself refuses (database is locked).
+$db->disconnect;
+my $other = DBI->connect("dbi:SQLite:dbname=:memory:", "", "", { RaiseError => 1, PrintError => 0 });
+$other->do("ATTACH 'app.db' AS app");
+if (eval { $other->do("PRAGMA journal_mode=DELETE"); 1 }) {
+    print "no error\n";
+} else {
+    print "error ", $other->err, ": ", $other->errstr, "\n";
+}
+$other->disconnect;
+open my $file, "<:raw", "app.db" or die "app.db: $!";
+seek $file, 18, 0;
+read $file, my $header, 2;
+close $file;
+printf "header bytes 18,19: %d,%d\n", unpack("C2", $header); # 2,2: still WAL

@@ -15,3 +15,18 @@ end
 db.execute("INSERT INTO t VALUES (4)")
 puts db.get_first_value("SELECT count(*) FROM t")
 puts db.get_first_value("PRAGMA wal_checkpoint(TRUNCATE)")
+
+# A downgrade the pragma's check never sees: main is another database (:memory: here) and
+# app.db is ATTACHed; the unprefixed pragma reaches app.db only as its header write, refused.
+# The first connection is closed first: with it open, SQLite itself refuses (database is locked).
+db.close
+other = SQLite3::Database.new(":memory:")
+other.execute("ATTACH 'app.db' AS app")
+begin
+  p other.execute("PRAGMA journal_mode=DELETE")
+rescue SQLite3::Exception => error
+  puts "#{error.class}: #{error.message}"
+end
+other.close
+header = File.binread("app.db", 2, 18).bytes
+puts "header bytes 18,19: #{header[0]},#{header[1]}" # 2,2: still WAL

@@ -5,4 +5,11 @@ PRAGMA journal_mode=DELETE;
 INSERT INTO t VALUES (4);
 SELECT count(*) FROM t;
 PRAGMA wal_checkpoint(TRUNCATE);
+-- A downgrade the pragma's check never sees: main is another database (:memory: here) and
+-- app.db is ATTACHed; the unprefixed pragma reaches app.db only as its header write, refused.
+-- (.open closes the first connection: with it open, SQLite itself refuses, database is locked.)
+.open :memory:
+ATTACH 'app.db' AS app;
+PRAGMA journal_mode=DELETE;
 SQL
+printf 'header bytes 18,19: %s,%s\n' $(od -An -tu1 -j18 -N2 app.db) # 2,2: still WAL

@@ -18,5 +18,21 @@ fn main() -> rusqlite::Result<()> {
     conn.execute("INSERT INTO t VALUES (4)", [])?;
     println!("{}", conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?);
     println!("{}", conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))?);
+
+    // A downgrade the pragma's check never sees: main is another database (:memory: here) and
+    // app.db is ATTACHed; the unprefixed pragma reaches app.db only as its header write, refused.
+    // The first connection is closed first: with it open, SQLite itself refuses (database is locked).
+    drop(conn);
+    let other = Connection::open_in_memory()?;
+    other.execute_batch("ATTACH 'app.db' AS app")?;
+    match other.execute_batch("PRAGMA journal_mode=DELETE") {
+        // execute_batch steps the pragma once (its row) and finalizes it:
+        // the commit fails there, unreported
+        Ok(()) => println!("no error"),
+        Err(error) => println!("{error:?}"),
+    }
+    drop(other);
+    let header = std::fs::read("app.db").expect("app.db");
+    println!("header bytes 18,19: {},{}", header[18], header[19]); // 2,2: still WAL
     Ok(())
 }
