@@ -55,7 +55,8 @@ test-python: build deps-test
 
 # Loading into hand-made hosts: a too-old SQLite, a second SQLite library in the process;
 # SQLite's WAL-reset race forced on the system SQLite, without and with the mitigation; a
-# shim with PROJ's pattern (it swaps pMethods) above walguard and below it.
+# shim with PROJ's pattern (it swaps pMethods) above walguard and below it; two copies of the
+# library from different paths.
 test-loading: build
 	mkdir -p build
 	gcc -Wall -O1 -o build/loading c-tests/loading.c -lsqlite3 -ldl
@@ -66,6 +67,8 @@ test-loading: build
 	gcc -Wall -O1 -o build/shims c-tests/shims.c -lsqlite3
 	d=$$(mktemp -d) && build/shims $(CURDIR)/$(LIB) $$d above && build/shims $(CURDIR)/$(LIB) $$d below && \
 	  build/shims $(CURDIR)/$(LIB) $$d namecopy && rm -rf $$d
+	gcc -Wall -O1 -o build/twocopies c-tests/twocopies.c -lsqlite3
+	d=$$(mktemp -d) && build/twocopies $(CURDIR)/$(LIB) $$d && rm -rf $$d
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test
