@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+
 static sqlite3_vfs shim;
 static sqlite3_vfs *shim_below;
 
@@ -62,31 +64,6 @@ static void register_shim(int make_default){
   if( sqlite3_vfs_register(&shim, make_default) ){ fprintf(stderr, "register\n"); exit(2); }
 }
 
-static int failures;
-
-static void expect(int ok, const char *what){
-  printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-  if( !ok ) failures++;
-}
-
-static int text_cb(void *out, int n, char **v, char **c){
-  (void)n; (void)c;
-  snprintf((char *)out, 512, "%s", v[0] ? v[0] : "NULL");
-  return 0;
-}
-
-/* Run `sql`; the first column of the last row into `out`; the error message or "" as result. */
-static const char *run(sqlite3 *db, const char *sql, char *out){
-  static char err_copy[512];
-  char *err = 0;
-  out[0] = 0;
-  if( sqlite3_exec(db, sql, text_cb, out, &err)!=SQLITE_OK ){
-    snprintf(err_copy, sizeof err_copy, "%s", err ? err : "?");
-    sqlite3_free(err);
-    return err_copy;
-  }
-  return "";
-}
 
 static int header_is_wal(const char *path){
   unsigned char h[20];
@@ -100,7 +77,7 @@ int main(int argc, char **argv){
   if( argc<4 ){ fprintf(stderr, "usage: shims LIBWALGUARD DIR above|below\n"); return 2; }
   copy_names = strcmp(argv[3], "namecopy")==0;
   int above = strcmp(argv[3], "above")==0 || copy_names;
-  char path[4096], aux[4096], sql[8300], out[512];
+  char path[4096], aux[4096], sql[8300], out[CHECK_TEXT];
   sqlite3 *loader, *db;
   snprintf(path, sizeof path, "%s/shims-%s.db", argv[2], argv[3]);
   snprintf(aux, sizeof aux, "%s/shims-%s-aux.db", argv[2], argv[3]);

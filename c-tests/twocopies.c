@@ -13,32 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check.h"
 #include <sys/stat.h>
 
-static int failures;
-
-static void expect(int ok, const char *what){
-  printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-  if( !ok ) failures++;
-}
-
-static int text_cb(void *out, int n, char **v, char **c){
-  (void)n; (void)c;
-  snprintf((char *)out, 1024, "%s", v[0] ? v[0] : "NULL");
-  return 0;
-}
-
-static const char *run(sqlite3 *db, const char *sql, char *out){
-  static char err_copy[1024];
-  char *err = 0;
-  out[0] = 0;
-  if( sqlite3_exec(db, sql, text_cb, out, &err)!=SQLITE_OK ){
-    snprintf(err_copy, sizeof err_copy, "%s", err ? err : "?");
-    sqlite3_free(err);
-    return err_copy;
-  }
-  return "";
-}
 
 static int copy_file(const char *from, const char *to){
   FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
@@ -52,7 +30,7 @@ static int copy_file(const char *from, const char *to){
 
 int main(int argc, char **argv){
   if( argc<3 ){ fprintf(stderr, "usage: twocopies LIBWALGUARD DIR\n"); return 2; }
-  char path[4096], copy_dir[4096], copy[4200], out[1024], status1[1024], status2[1024];
+  char path[4096], copy_dir[4096], copy[4200], out[CHECK_TEXT], status1[CHECK_TEXT], status2[CHECK_TEXT];
   snprintf(path, sizeof path, "%s/twocopies.db", argv[2]);
   snprintf(copy_dir, sizeof copy_dir, "%s/copy", argv[2]);
   snprintf(copy, sizeof copy, "%s/libwalguard.so", copy_dir);
