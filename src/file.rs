@@ -104,9 +104,12 @@ pub fn guard_of_wal(wal_name: *const c_char) -> Option<*mut Guard> {
 
 /// How the guarded methods find a file's guard.
 trait Locate {
+    /// `None` only for a file SQLite has closed already (a misuse): the methods answer
+    /// `SQLITE_MISUSE` rather than panic across the FFI boundary.
+    ///
     /// # Safety
     /// `file` is open with a table that [`open`] or [`adopt`] built for this locator.
-    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard;
+    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Guard>;
 }
 
 /// The file has a [`DbTail`].
@@ -116,18 +119,18 @@ struct Adopted;
 
 impl Locate for Owned {
     #[inline(always)]
-    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard {
+    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Guard> {
         // SAFETY: the caller vouches that `file` has a DbTail; SQLite serialises calls on it.
-        unsafe { &mut (*shim::tail::<DbTail>(file)).guard }
+        Some(unsafe { &mut (*shim::tail::<DbTail>(file)).guard })
     }
 }
 
 impl Locate for Adopted {
-    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> &'a mut Guard {
-        let entry = adopted().iter().find(|&&(f, _)| f == file as usize).map(|&(_, a)| a);
+    unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Guard> {
+        let entry = adopted().iter().find(|&&(f, _)| f == file as usize).map(|&(_, a)| a as *mut AdoptedFile)?;
         // SAFETY: an adopted file is in the registry until its xClose; the AdoptedFile lives
         // (boxed, never moved) until then; SQLite serialises calls on one file.
-        unsafe { &mut (*(entry.expect("an adopted file is registered until closed") as *mut AdoptedFile)).guard }
+        Some(unsafe { &mut (*entry).guard })
     }
 }
 
@@ -331,7 +334,7 @@ unsafe extern "C" fn close_adopted(file: *mut ffi::sqlite3_file) -> c_int {
 unsafe extern "C" fn write<L: Locate>(file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
     // SAFETY: SQLite passes a buffer of `amt` bytes.
     unsafe {
-        let g = L::guard(file);
+        let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         let Some(f) = (*g.lower.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
         if offset > READ_VERSION_OFFSET as i64 {
             return f(g.lower.file, buf, amt, offset); // the hot path: any page but page 1, a tail call
@@ -360,7 +363,7 @@ unsafe fn write_page1(g: &mut Guard, lower_write: Write, buf: *const c_void, amt
 unsafe extern "C" fn shm_lock<L: Locate>(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
     // SAFETY: SQLite's own arguments; installed only over a lower xShmLock.
     unsafe {
-        let g = L::guard(file);
+        let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         let Some(f) = (*g.lower.methods).xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
         if !g.reset_tracks(offset, n, flags) {
             return f(g.lower.file, offset, n, flags); // the hot path: shared locks, readers' marks; a tail call
@@ -398,7 +401,7 @@ unsafe extern "C" fn shm_map<L: Locate>(
 ) -> c_int {
     // SAFETY: SQLite's own arguments; installed only over a lower xShmMap.
     unsafe {
-        let g = L::guard(file);
+        let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         let Some(f) = (*g.lower.methods).xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
         let rc = f(g.lower.file, index, size, extend, out);
         // SQLITE_READONLY: a read-only mapping, still the wal-index SQLite reads.
@@ -412,7 +415,7 @@ unsafe extern "C" fn shm_map<L: Locate>(
 unsafe extern "C" fn shm_unmap<L: Locate>(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
     // SAFETY: SQLite's own arguments; installed only over a lower xShmUnmap.
     unsafe {
-        let g = L::guard(file);
+        let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         g.shm_mapped(0, ptr::null());
         let Some(f) = (*g.lower.methods).xShmUnmap else { return ffi::SQLITE_OK };
         f(g.lower.file, delete)
@@ -422,7 +425,7 @@ unsafe extern "C" fn shm_unmap<L: Locate>(file: *mut ffi::sqlite3_file, delete: 
 unsafe extern "C" fn unlock<L: Locate>(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
     // SAFETY: SQLite's own arguments; installed only over a lower xUnlock.
     unsafe {
-        let g = L::guard(file);
+        let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         g.transaction_ended();
         let Some(f) = (*g.lower.methods).xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
         f(g.lower.file, level)
@@ -432,7 +435,7 @@ unsafe extern "C" fn unlock<L: Locate>(file: *mut ffi::sqlite3_file, level: c_in
 unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
-        let g = L::guard(file);
+        let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         if op == ffi::SQLITE_FCNTL_COMMIT_PHASETWO {
             g.transaction_ended();
         }
