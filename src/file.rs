@@ -28,7 +28,7 @@ use walguard_core::wal_reset::SHM_UNLOCK;
 use crate::config;
 use crate::guard::{Connection, Guard};
 use crate::shim;
-use crate::sqlite;
+use crate::host;
 
 /// Walguard's struct after the lower file of a database opened through the walguard VFS.
 pub struct DbTail {
@@ -69,7 +69,7 @@ unsafe fn guarded_by_any_walguard(file: *mut ffi::sqlite3_file) -> bool {
         if file_control(file, ffi::SQLITE_FCNTL_VFSNAME, (&raw mut name).cast()) != ffi::SQLITE_OK {
             return false;
         }
-        sqlite::SqliteString::from_raw(name)
+        host::SqliteString::from_raw(name)
     };
     name.is_some_and(|name| name.to_bytes().starts_with(b"walguard/"))
 }
@@ -181,7 +181,7 @@ pub unsafe fn open(
         let policy = match if uri { policy_from_uri(name) } else { Ok(config::default_policy()) } {
             Ok(policy) => policy,
             Err(message) => {
-                sqlite::log(ffi::SQLITE_CANTOPEN, &message);
+                host::log(ffi::SQLITE_CANTOPEN, &message);
                 (*file).pMethods = ptr::null();
                 return ffi::SQLITE_CANTOPEN;
             }
@@ -192,17 +192,17 @@ pub unsafe fn open(
         if rc != ffi::SQLITE_OK || lower_methods.is_null() {
             return rc;
         }
-        let path = String::from_utf8_lossy(sqlite::bytes(name).unwrap_or_default());
+        let path = String::from_utf8_lossy(host::bytes(name).unwrap_or_default());
         let version = (*lower_methods).iVersion;
         if !KNOWN_VERSIONS.contains(&version) {
-            sqlite::log(
+            host::log(
                 ffi::SQLITE_WARNING,
                 &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"),
             );
             return ffi::SQLITE_OK;
         }
         if policy == Policy::Off {
-            sqlite::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
+            host::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
         }
         let mut guard = Guard::new(file, lower_methods, lower_vfs, name, policy, uri);
         if flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && *out_flags & ffi::SQLITE_OPEN_READONLY != 0) {
@@ -256,7 +256,7 @@ pub unsafe fn adopt(
     }
     // SAFETY: `path` is a database filename, which sqlite3_uri_parameter accepts.
     let policy = unsafe { policy_from_uri(path) }.unwrap_or_else(|message| {
-        sqlite::log(ffi::SQLITE_WARNING, &format!("{message}; guarding it under the default policy"));
+        host::log(ffi::SQLITE_WARNING, &format!("{message}; guarding it under the default policy"));
         config::default_policy()
     });
     // SAFETY: the caller vouches for `file`, `vfs` and `path`.
@@ -282,7 +282,7 @@ pub unsafe fn adopt(
 unsafe fn policy_from_uri(name: *const c_char) -> Result<Policy, String> {
     // SAFETY: sqlite3_uri_parameter accepts any such filename and returns null or a string
     // that lives as long as the filename.
-    let value = unsafe { sqlite::bytes(ffi::sqlite3_uri_parameter(name, c"walguard".as_ptr())) };
+    let value = unsafe { host::bytes(ffi::sqlite3_uri_parameter(name, c"walguard".as_ptr())) };
     match value {
         None => Ok(config::default_policy()),
         Some(v) => Policy::parse(v).ok_or_else(|| {
@@ -307,7 +307,7 @@ unsafe extern "C" fn close_owned(file: *mut ffi::sqlite3_file) -> c_int {
         let tail = shim::tail::<DbTail>(file);
         let guard = &raw mut (*tail).guard as usize;
         registry(&OWNED).retain(|&(_, g)| g != guard);
-        let lower = (*tail).guard.lower.methods;
+        let lower = (*tail).guard.db.methods;
         (*file).pMethods = lower;
         let rc = (*lower).xClose.map_or(ffi::SQLITE_OK, |f| f(file));
         ptr::drop_in_place(tail);
@@ -326,8 +326,8 @@ unsafe extern "C" fn close_adopted(file: *mut ffi::sqlite3_file) -> c_int {
     // lower table is back in place.
     unsafe {
         let adopted = Box::from_raw(entry);
-        (*file).pMethods = adopted.guard.lower.methods;
-        (*adopted.guard.lower.methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
+        (*file).pMethods = adopted.guard.db.methods;
+        (*adopted.guard.db.methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
     }
 }
 
@@ -335,9 +335,9 @@ unsafe extern "C" fn write<L: Locate>(file: *mut ffi::sqlite3_file, buf: *const 
     // SAFETY: SQLite passes a buffer of `amt` bytes.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        let Some(f) = (*g.lower.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        let Some(f) = (*g.db.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
         if offset > READ_VERSION_OFFSET as i64 {
-            return f(g.lower.file, buf, amt, offset); // the hot path: any page but page 1, a tail call
+            return f(g.db.file, buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
         write_page1(g, f, buf, amt, offset)
     }
@@ -354,7 +354,7 @@ unsafe fn write_page1(g: &mut Guard, lower_write: Write, buf: *const c_void, amt
     // SAFETY: SQLite's buffer holds `amt` bytes; writing it through the lower method.
     unsafe {
         match g.check_database_write(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
-            Ok(()) => lower_write(g.lower.file, buf, amt, offset),
+            Ok(()) => lower_write(g.db.file, buf, amt, offset),
             Err(rc) => rc,
         }
     }
@@ -364,9 +364,9 @@ unsafe extern "C" fn shm_lock<L: Locate>(file: *mut ffi::sqlite3_file, offset: c
     // SAFETY: SQLite's own arguments; installed only over a lower xShmLock.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        let Some(f) = (*g.lower.methods).xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
+        let Some(f) = (*g.db.methods).xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
         if !g.reset_tracks(offset, n, flags) {
-            return f(g.lower.file, offset, n, flags); // the hot path: shared locks, readers' marks; a tail call
+            return f(g.db.file, offset, n, flags); // the hot path: shared locks, readers' marks; a tail call
         }
         shm_lock_tracked(g, f, offset, n, flags)
     }
@@ -381,7 +381,7 @@ type ShmLock = unsafe extern "C" fn(*mut ffi::sqlite3_file, c_int, c_int, c_int)
 #[inline(never)]
 unsafe fn shm_lock_tracked(g: &mut Guard, lower: ShmLock, offset: c_int, n: c_int, flags: c_int) -> c_int {
     // SAFETY: forwarding SQLite's own arguments.
-    let rc = unsafe { lower(g.lower.file, offset, n, flags) };
+    let rc = unsafe { lower(g.db.file, offset, n, flags) };
     if rc != ffi::SQLITE_OK {
         return rc;
     }
@@ -402,8 +402,8 @@ unsafe extern "C" fn shm_map<L: Locate>(
     // SAFETY: SQLite's own arguments; installed only over a lower xShmMap.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        let Some(f) = (*g.lower.methods).xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
-        let rc = f(g.lower.file, index, size, extend, out);
+        let Some(f) = (*g.db.methods).xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
+        let rc = f(g.db.file, index, size, extend, out);
         // SQLITE_READONLY: a read-only mapping, still the wal-index SQLite reads.
         if (rc == ffi::SQLITE_OK || rc == ffi::SQLITE_READONLY) && !(*out).is_null() {
             g.shm_mapped(index, (*out).cast_const().cast());
@@ -417,8 +417,8 @@ unsafe extern "C" fn shm_unmap<L: Locate>(file: *mut ffi::sqlite3_file, delete: 
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         g.shm_mapped(0, ptr::null());
-        let Some(f) = (*g.lower.methods).xShmUnmap else { return ffi::SQLITE_OK };
-        f(g.lower.file, delete)
+        let Some(f) = (*g.db.methods).xShmUnmap else { return ffi::SQLITE_OK };
+        f(g.db.file, delete)
     }
 }
 
@@ -427,8 +427,8 @@ unsafe extern "C" fn unlock<L: Locate>(file: *mut ffi::sqlite3_file, level: c_in
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         g.transaction_ended();
-        let Some(f) = (*g.lower.methods).xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
-        f(g.lower.file, level)
+        let Some(f) = (*g.db.methods).xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
+        f(g.db.file, level)
     }
 }
 

@@ -24,12 +24,12 @@ use walguard_core::{
 
 use crate::stats::{self, Event};
 
-use crate::{config, sqlite, vfs};
+use crate::{config, host, vfs};
 
 /// The state walguard keeps for one guarded file.
 pub struct Guard {
     /// The file as the lower VFS opened it.
-    pub lower: LowerDb,
+    pub db: DbFile,
     /// The header guard's state machine.
     state: FileGuard,
     /// The connection using the file, for layer 1's view of its transaction and settings.
@@ -53,7 +53,7 @@ pub enum Connection {
 
 /// A guarded database file as the lower VFS opened it: what the state machine asks of the
 /// disk is answered through it.
-pub struct LowerDb {
+pub struct DbFile {
     /// The guarded file itself and the lower io methods.
     pub file: *mut ffi::sqlite3_file,
     pub methods: *const ffi::sqlite3_io_methods,
@@ -84,7 +84,7 @@ impl Guard {
             && unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) }
                 != 0;
         Guard {
-            lower: LowerDb { file, methods, vfs, path, wal_index: ptr::null() },
+            db: DbFile { file, methods, vfs, path, wal_index: ptr::null() },
             state: FileGuard::new(policy),
             connection: Connection::Unknown,
             cannot_write: nolock,
@@ -95,18 +95,18 @@ impl Guard {
     /// An exclusive `xShmLock` was granted: the salt check decides whether a checkpoint may go
     /// on. `Err` is the code the lock call answers instead (the lock released again).
     pub fn shm_locked_exclusive(&mut self, offset: c_int, n: c_int) -> Result<(), c_int> {
-        let lower = &self.lower;
-        match self.reset.locked(offset, n, || lower.wal_index_salts()) {
+        let db = &self.db;
+        match self.reset.locked(offset, n, || db.wal_index_salts()) {
             LockVerdict::Keep => Ok(()),
             LockVerdict::HoldBack => {
                 // SAFETY: releasing the lock the lower xShmLock just granted on this file.
                 unsafe {
-                    if let Some(shm_lock) = (*lower.methods).xShmLock {
-                        shm_lock(lower.file, offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
+                    if let Some(shm_lock) = (*db.methods).xShmLock {
+                        shm_lock(db.file, offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
                     }
                 }
                 stats::count(Event::WalResetHeld);
-                sqlite::log(
+                host::log(
                     ffi::SQLITE_NOTICE,
                     &format!(
                         "walguard: held back a checkpoint: the WAL was reset under it (SQLite's WAL-reset bug): '{}'",
@@ -121,7 +121,7 @@ impl Guard {
     /// `xShmMap` gave SQLite `region` as region `index` of the wal-index (null: unmapped).
     pub fn shm_mapped(&mut self, index: c_int, region: *const u8) {
         if index == 0 {
-            self.lower.wal_index = region;
+            self.db.wal_index = region;
         }
     }
 
@@ -192,15 +192,15 @@ impl Guard {
         // SAFETY: `lower` is open with `lower_methods`; `arg` is what `op` expects, as SQLite
         // passed it to us.
         unsafe {
-            match (*self.lower.methods).xFileControl {
-                Some(f) => f(self.lower.file, op, arg),
+            match (*self.db.methods).xFileControl {
+                Some(f) => f(self.db.file, op, arg),
                 None => ffi::SQLITE_NOTFOUND,
             }
         }
     }
 
     fn path_lossy(&self) -> String {
-        self.lower.path_lossy()
+        self.db.path_lossy()
     }
 
     /// Layer 2 for a write of `data` at `offset` of the database file. `Err` carries the code
@@ -226,7 +226,7 @@ impl Guard {
     #[cold]
     #[inline(never)]
     fn note_wal_header_write(&mut self, page: &[u8]) {
-        let _ = self.state.wal_header_write(page, &mut self.lower);
+        let _ = self.state.wal_header_write(page, &mut self.db);
     }
 
     /// The transaction ended: committed (`SQLITE_FCNTL_COMMIT_PHASETWO`) or the lock released.
@@ -243,7 +243,7 @@ impl Guard {
     #[cold]
     #[inline(never)]
     fn decide(&mut self, target: Target, written: u8, page: Option<&[u8]>) -> Result<(), c_int> {
-        match self.state.decide(target, written, page, &mut self.lower)? {
+        match self.state.decide(target, written, page, &mut self.db)? {
             Verdict::Pass | Verdict::Restore => Ok(()),
             Verdict::Warned { report } => {
                 if report {
@@ -267,7 +267,7 @@ impl Guard {
     }
 
     fn report_header_downgrade(&self, code: c_int, outcome: &str) {
-        sqlite::log(
+        host::log(
             code,
             &format!("walguard: {outcome} a header write leaving WAL, policy {}: '{}'", self.policy().name(), self.path_lossy()),
         );
@@ -284,7 +284,7 @@ impl Guard {
             ),
         };
         stats::count(event);
-        sqlite::log(
+        host::log(
             ffi::SQLITE_IOERR_WRITE,
             &format!("walguard: refused {what}, policy {}: '{}'", self.policy().name(), self.path_lossy()),
         );
@@ -303,7 +303,7 @@ impl Guard {
             return None;
         }
         // SAFETY: az[1] is the pragma name and az[2] its value or null, as SQLite documents.
-        let (name, value) = unsafe { (sqlite::bytes(*az.add(1))?, sqlite::bytes(*az.add(2))) };
+        let (name, value) = unsafe { (host::bytes(*az.add(1))?, host::bytes(*az.add(2))) };
         let (rc, answer) = if name.eq_ignore_ascii_case(b"walguard") {
             self.walguard_pragma(value)
         } else if is_journal_mode_pragma(name) {
@@ -312,7 +312,7 @@ impl Guard {
             return None;
         };
         // SAFETY: az[0] is SQLite's out slot, freed by SQLite with sqlite3_free.
-        unsafe { *az = sqlite::sqlite_string(&answer) };
+        unsafe { *az = host::sqlite_string(&answer) };
         // Without its message (out of memory), an answer would be an empty row or a bare
         // "SQL logic error": say what happened instead.
         // SAFETY: reading back the slot just written.
@@ -354,7 +354,7 @@ impl Guard {
         if !mode.is_rollback() {
             return None;
         }
-        let on_disk = self.lower.database_header().ok()?;
+        let on_disk = self.db.database_header().ok()?;
         let mode = mode.name().to_ascii_uppercase();
         let path = self.path_lossy();
         match decide_pragma(self.policy(), request, on_disk, self.pragma_context()) {
@@ -362,7 +362,7 @@ impl Guard {
                 if self.policy() == Policy::Off && on_disk == HeaderFormat::Wal {
                     self.state.downgrade_reported_by_pragma();
                     stats::count(Event::Deliberate);
-                    sqlite::log(
+                    host::log(
                         ffi::SQLITE_NOTICE,
                         &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"),
                     );
@@ -372,7 +372,7 @@ impl Guard {
             PragmaVerdict::Warn => {
                 self.state.downgrade_reported_by_pragma();
                 stats::count(Event::Warned);
-                sqlite::log(
+                host::log(
                     ffi::SQLITE_WARNING,
                     &format!("walguard: allowed journal_mode={mode} on a WAL database, policy warn: '{path}'"),
                 );
@@ -380,7 +380,7 @@ impl Guard {
             }
             PragmaVerdict::Keep => {
                 stats::count(Event::Kept);
-                sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: kept WAL, journal_mode={mode} answered wal, policy keep: '{path}'"));
+                host::log(ffi::SQLITE_WARNING, &format!("walguard: kept WAL, journal_mode={mode} answered wal, policy keep: '{path}'"));
                 Some((ffi::SQLITE_OK, "wal".to_owned()))
             }
             PragmaVerdict::Refuse => {
@@ -394,7 +394,7 @@ impl Guard {
                      close every other connection and open it as 'file:{path}?walguard=off'"
                 );
                 stats::count(Event::RefusedPragma);
-                sqlite::log(
+                host::log(
                     ffi::SQLITE_ERROR,
                     &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()),
                 );
@@ -416,18 +416,18 @@ impl Guard {
         unsafe {
             let mut below: *mut c_char = ptr::null_mut();
             let rc = self.file_control(ffi::SQLITE_FCNTL_VFSNAME, (&raw mut below).cast());
-            let below = sqlite::SqliteString::from_raw(below).filter(|_| rc == ffi::SQLITE_OK);
+            let below = host::SqliteString::from_raw(below).filter(|_| rc == ffi::SQLITE_OK);
             let lower_name = match &below {
                 Some(name) => String::from_utf8_lossy(name.to_bytes()).into_owned(),
-                None => CStr::from_ptr((*self.lower.vfs).zName).to_string_lossy().into_owned(),
+                None => CStr::from_ptr((*self.db.vfs).zName).to_string_lossy().into_owned(),
             };
-            *out = sqlite::sqlite_string(&format!("{}/{lower_name}", vfs::NAME.to_string_lossy()));
+            *out = host::sqlite_string(&format!("{}/{lower_name}", vfs::NAME.to_string_lossy()));
         }
         ffi::SQLITE_OK
     }
 }
 
-impl LowerDb {
+impl DbFile {
     /// The salts of the wal-index header as they are now, when region 0 is mapped and its
     /// version is the one walguard knows.
     fn wal_index_salts(&self) -> Option<Salts> {
@@ -448,11 +448,11 @@ impl LowerDb {
 
     fn path_lossy(&self) -> String {
         // SAFETY: `path` is the xOpen filename, valid until xClose.
-        String::from_utf8_lossy(unsafe { sqlite::bytes(self.path) }.unwrap_or_default()).into_owned()
+        String::from_utf8_lossy(unsafe { host::bytes(self.path) }.unwrap_or_default()).into_owned()
     }
 }
 
-impl Disk for LowerDb {
+impl Disk for DbFile {
     type Error = c_int;
 
     /// Read the header on disk now, through the lower file.
@@ -483,7 +483,7 @@ impl Disk for LowerDb {
     /// Is there a rollback journal whose playback would write exactly `page` as page 1?
     fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
         // SAFETY: `path` is the xOpen filename, valid until xClose.
-        let Some(path) = (unsafe { sqlite::bytes(self.path) }) else { return false };
+        let Some(path) = (unsafe { host::bytes(self.path) }) else { return false };
         let Ok(journal_path) = CString::new([path, b"-journal"].concat()) else { return false };
         // SAFETY: `vfs` is the registered lower VFS; the path outlives the open file.
         match unsafe { LowerFile::open_existing(self.vfs, &journal_path) } {

@@ -43,18 +43,18 @@
 //! - [`file`]: how a main database file is guarded (opened or adopted), its guarded methods;
 //! - [`wal_file`]: the WAL files of guarded databases, whose page-1 frames are checked;
 //! - [`guard`]: one guarded file: layer 1, and the FFI side of layer 2;
-//! - [`connection`]: guarding the files the loading connection already has open;
-//! - [`sql`]: `walguard_status()` and `walguard_version()`;
+//! - [`adopt`]: guarding the files the loading connection already has open;
+//! - [`functions`]: `walguard_status()` and `walguard_version()`;
 //! - [`config`], [`stats`]: the process default policy (`WALGUARD_POLICY`), the counters;
-//! - [`sqlite`]: small helpers over the host's API (log lines, SQLite-allocated strings).
+//! - [`host`]: small helpers over the host's API (log lines, SQLite-allocated strings).
 
 mod config;
-mod connection;
+mod adopt;
 mod file;
 mod guard;
 mod shim;
-mod sql;
-mod sqlite;
+mod functions;
+mod host;
 mod stats;
 mod vfs;
 mod wal_file;
@@ -87,7 +87,7 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
             // SAFETY: the message is allocated by the host that will free it: its own
             // sqlite3_malloc, from the table it passed (whatever walguard's stored pointers
             // are, or are not yet).
-            unsafe { sqlite::set_error(api, err_msg, &message) };
+            unsafe { host::set_error(api, err_msg, &message) };
             rc
         }
     }
@@ -107,14 +107,14 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
     let registration = config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)?;
     // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
     // Files guarded by any copy of walguard are left alone (`file::adopt`).
-    unsafe { connection::guard_open_files(db) };
+    unsafe { adopt::guard_open_files(db) };
     if registration == vfs::Registration::Deferred {
         defer_to_the_copy_in_charge();
         return Ok(());
     }
     // SAFETY: as above.
-    let rc = match unsafe { sql::register(db) } {
-        ffi::SQLITE_OK => sql::register_for_new_connections(),
+    let rc = match unsafe { functions::register(db) } {
+        ffi::SQLITE_OK => functions::register_for_new_connections(),
         rc => rc,
     };
     if rc != ffi::SQLITE_OK {
@@ -130,12 +130,12 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
 fn defer_to_the_copy_in_charge() {
     static SAID: OnceLock<()> = OnceLock::new();
     SAID.get_or_init(|| {
-        sqlite::log(
+        host::log(
             ffi::SQLITE_NOTICE,
             &format!(
                 "walguard: another copy of walguard is in charge of this process; this copy (version {}) only guards the files \
                  its loading connection had open before any copy was loaded",
-                sql::VERSION
+                functions::VERSION
             ),
         );
     });

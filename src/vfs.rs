@@ -22,16 +22,16 @@ pub const NAME: &std::ffi::CStr = c"walguard";
 ///
 /// # Safety
 /// `vfs` is the walguard VFS, as passed by SQLite to one of its methods.
-unsafe fn lower(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
+unsafe fn lower_of(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
     // SAFETY: the caller vouches for `vfs`; pAppData was set at registration and never changes.
     unsafe { (*vfs).pAppData.cast() }
 }
 
 /// Name of the VFS walguard wraps, for `walguard_status()`.
-static BASE_NAME: OnceLock<String> = OnceLock::new();
+static LOWER_NAME: OnceLock<String> = OnceLock::new();
 
-pub fn base_name() -> String {
-    BASE_NAME.get().cloned().unwrap_or_default()
+pub fn lower_name() -> String {
+    LOWER_NAME.get().cloned().unwrap_or_default()
 }
 
 /// Who guards this process.
@@ -58,31 +58,31 @@ pub fn register() -> Result<Registration, String> {
 /// The extension API must be initialised.
 unsafe fn register_once() -> Result<Registration, String> {
     // SAFETY: plain lookups through the initialised API.
-    let (existing, base) = unsafe { (ffi::sqlite3_vfs_find(NAME.as_ptr()), ffi::sqlite3_vfs_find(ptr::null())) };
+    let (existing, lower_vfs) = unsafe { (ffi::sqlite3_vfs_find(NAME.as_ptr()), ffi::sqlite3_vfs_find(ptr::null())) };
     if !existing.is_null() {
         return Ok(Registration::Deferred);
     }
-    if base.is_null() {
+    if lower_vfs.is_null() {
         return Err("walguard: SQLite has no default VFS to wrap".to_owned());
     }
     // SAFETY: a registered VFS has a static, NUL-terminated name.
-    let name = unsafe { std::ffi::CStr::from_ptr((*base).zName) };
-    BASE_NAME.get_or_init(|| name.to_string_lossy().into_owned());
-    // SAFETY: `base` is a registered VFS; registered VFSes are never freed while in use.
-    let vfs = Box::leak(Box::new(unsafe { wrap(base) }));
+    let name = unsafe { std::ffi::CStr::from_ptr((*lower_vfs).zName) };
+    LOWER_NAME.get_or_init(|| name.to_string_lossy().into_owned());
+    // SAFETY: `lower_vfs` is a registered VFS; registered VFSes are never freed while in use.
+    let vfs = Box::leak(Box::new(unsafe { wrap(lower_vfs) }));
     // SAFETY: `vfs` is leaked, so it outlives every connection that will use it.
     let rc = unsafe { ffi::sqlite3_vfs_register(vfs, 1) };
     if rc == ffi::SQLITE_OK { Ok(Registration::InCharge) } else { Err(format!("walguard: sqlite3_vfs_register failed ({rc})")) }
 }
 
-/// Build the walguard VFS on top of `base`, presenting the same `iVersion` and the same
+/// Build the walguard VFS on top of `lower_vfs`, presenting the same `iVersion` and the same
 /// optional methods.
 ///
 /// # Safety
-/// `base` points to a valid, registered VFS.
-unsafe fn wrap(base: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
-    // SAFETY: the caller vouches for `base`.
-    let b = unsafe { &*base };
+/// `lower_vfs` points to a valid, registered VFS.
+unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
+    // SAFETY: the caller vouches for `lower_vfs`.
+    let b = unsafe { &*lower_vfs };
     let v3 = b.iVersion >= 3;
     let v2 = b.iVersion >= 2;
     ffi::sqlite3_vfs {
@@ -92,7 +92,7 @@ unsafe fn wrap(base: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
         mxPathname: b.mxPathname,
         pNext: ptr::null_mut(),
         zName: NAME.as_ptr(),
-        pAppData: base.cast(),
+        pAppData: lower_vfs.cast(),
         xOpen: Some(open),
         xDelete: b.xDelete.and(Some(delete)),
         xAccess: b.xAccess.and(Some(access)),
@@ -121,17 +121,17 @@ unsafe extern "C" fn open(
 ) -> c_int {
     // SAFETY: SQLite passes our VFS, a buffer of szOsFile bytes and its own arguments.
     unsafe {
-        let base = lower(vfs);
+        let lower_vfs = lower_of(vfs);
         if name.is_null() {
             // A temporary file: nothing anyone else could share.
         } else if flags & ffi::SQLITE_OPEN_MAIN_DB != 0 {
-            return file::open(base, name, out, flags, out_flags);
+            return file::open(lower_vfs, name, out, flags, out_flags);
         } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
-            return wal_file::open(base, name, out, flags, out_flags);
+            return wal_file::open(lower_vfs, name, out, flags, out_flags);
         }
         // Journals and temporary files belong to the lower VFS outright.
-        let Some(base_open) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
-        base_open(base, name, out, flags, out_flags)
+        let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
+        lower_open(lower_vfs, name, out, flags, out_flags)
     }
 }
 
@@ -142,44 +142,44 @@ unsafe extern "C" fn open(
 unsafe extern "C" fn delete(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        let Some(f) = (*base).xDelete else { return ffi::SQLITE_IOERR_DELETE };
-        f(base, name, sync_dir)
+        let lower_vfs = lower_of(vfs);
+        let Some(f) = (*lower_vfs).xDelete else { return ffi::SQLITE_IOERR_DELETE };
+        f(lower_vfs, name, sync_dir)
     }
 }
 
 unsafe extern "C" fn access(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, flags: c_int, out: *mut c_int) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        let Some(f) = (*base).xAccess else { return ffi::SQLITE_IOERR_ACCESS };
-        f(base, name, flags, out)
+        let lower_vfs = lower_of(vfs);
+        let Some(f) = (*lower_vfs).xAccess else { return ffi::SQLITE_IOERR_ACCESS };
+        f(lower_vfs, name, flags, out)
     }
 }
 
 unsafe extern "C" fn full_pathname(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, n: c_int, out: *mut c_char) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        let Some(f) = (*base).xFullPathname else { return ffi::SQLITE_CANTOPEN };
-        f(base, name, n, out)
+        let lower_vfs = lower_of(vfs);
+        let Some(f) = (*lower_vfs).xFullPathname else { return ffi::SQLITE_CANTOPEN };
+        f(lower_vfs, name, n, out)
     }
 }
 
 unsafe extern "C" fn dl_open(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> *mut c_void {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xDlOpen.map_or(ptr::null_mut(), |f| f(base, name))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xDlOpen.map_or(ptr::null_mut(), |f| f(lower_vfs, name))
     }
 }
 
 unsafe extern "C" fn dl_error(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        if let Some(f) = (*base).xDlError {
-            f(base, n, out);
+        let lower_vfs = lower_of(vfs);
+        if let Some(f) = (*lower_vfs).xDlError {
+            f(lower_vfs, n, out);
         }
     }
 }
@@ -190,17 +190,17 @@ type DlSymbol = Option<unsafe extern "C" fn(*mut ffi::sqlite3_vfs, *mut c_void, 
 unsafe extern "C" fn dl_sym(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_void, symbol: *const c_char) -> DlSymbol {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xDlSym.and_then(|f| f(base, handle, symbol))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xDlSym.and_then(|f| f(lower_vfs, handle, symbol))
     }
 }
 
 unsafe extern "C" fn dl_close(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_void) {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        if let Some(f) = (*base).xDlClose {
-            f(base, handle);
+        let lower_vfs = lower_of(vfs);
+        if let Some(f) = (*lower_vfs).xDlClose {
+            f(lower_vfs, handle);
         }
     }
 }
@@ -208,63 +208,63 @@ unsafe extern "C" fn dl_close(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_void) {
 unsafe extern "C" fn randomness(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xRandomness.map_or(0, |f| f(base, n, out))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xRandomness.map_or(0, |f| f(lower_vfs, n, out))
     }
 }
 
 unsafe extern "C" fn sleep(vfs: *mut ffi::sqlite3_vfs, micros: c_int) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xSleep.map_or(0, |f| f(base, micros))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xSleep.map_or(0, |f| f(lower_vfs, micros))
     }
 }
 
 unsafe extern "C" fn current_time(vfs: *mut ffi::sqlite3_vfs, out: *mut f64) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xCurrentTime.map_or(ffi::SQLITE_ERROR, |f| f(base, out))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xCurrentTime.map_or(ffi::SQLITE_ERROR, |f| f(lower_vfs, out))
     }
 }
 
 unsafe extern "C" fn get_last_error(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xGetLastError.map_or(0, |f| f(base, n, out))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xGetLastError.map_or(0, |f| f(lower_vfs, n, out))
     }
 }
 
 unsafe extern "C" fn current_time_int64(vfs: *mut ffi::sqlite3_vfs, out: *mut ffi::sqlite3_int64) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xCurrentTimeInt64.map_or(ffi::SQLITE_ERROR, |f| f(base, out))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xCurrentTimeInt64.map_or(ffi::SQLITE_ERROR, |f| f(lower_vfs, out))
     }
 }
 
 unsafe extern "C" fn set_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, call: ffi::sqlite3_syscall_ptr) -> c_int {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xSetSystemCall.map_or(ffi::SQLITE_NOTFOUND, |f| f(base, name, call))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xSetSystemCall.map_or(ffi::SQLITE_NOTFOUND, |f| f(lower_vfs, name, call))
     }
 }
 
 unsafe extern "C" fn get_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> ffi::sqlite3_syscall_ptr {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xGetSystemCall.and_then(|f| f(base, name))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xGetSystemCall.and_then(|f| f(lower_vfs, name))
     }
 }
 
 unsafe extern "C" fn next_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> *const c_char {
     // SAFETY: forwarding SQLite's own arguments to the lower VFS.
     unsafe {
-        let base = lower(vfs);
-        (*base).xNextSystemCall.map_or(ptr::null(), |f| f(base, name))
+        let lower_vfs = lower_of(vfs);
+        (*lower_vfs).xNextSystemCall.map_or(ptr::null(), |f| f(lower_vfs, name))
     }
 }

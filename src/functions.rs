@@ -9,7 +9,7 @@ use libsqlite3_sys as ffi;
 use walguard_core::status::Status;
 
 use crate::stats::{self, Event};
-use crate::{config, sqlite, vfs};
+use crate::{config, host, vfs};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -84,7 +84,7 @@ unsafe extern "C" fn status(ctx: *mut ffi::sqlite3_context, _argc: c_int, _argv:
 pub fn status_json() -> String {
     Status {
         version: VERSION,
-        base_vfs: &vfs::base_name(),
+        base_vfs: &vfs::lower_name(),
         policy: config::default_policy().name(),
         refused_pragmas: stats::get(Event::RefusedPragma),
         refused_header_writes: stats::get(Event::RefusedHeaderWrite),
@@ -93,8 +93,8 @@ pub fn status_json() -> String {
         kept: stats::get(Event::Kept),
         warned: stats::get(Event::Warned),
         deliberate: stats::get(Event::Deliberate),
-        sqlite_version: &sqlite::libversion(),
-        wal_reset_bug_range: walguard_core::wal_reset::affected_version(sqlite::libversion_number()),
+        sqlite_version: &host::libversion(),
+        wal_reset_bug_range: walguard_core::wal_reset::affected_version(host::libversion_number()),
         wal_reset_mitigation: config::wal_reset_fix(),
         wal_reset_checkpoints_held: stats::get(Event::WalResetHeld),
     }

@@ -13,7 +13,7 @@ use std::ptr;
 use libsqlite3_sys as ffi;
 
 use crate::file::{self, NotAdopted};
-use crate::sqlite;
+use crate::host;
 
 /// Adopt every real database file `db` has open.
 ///
@@ -42,7 +42,7 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
         if path.is_null() || *path == 0 {
             return; // temp or in-memory: nothing another process could share
         }
-        let path_text = String::from_utf8_lossy(sqlite::bytes(path).unwrap_or_default()).into_owned();
+        let path_text = String::from_utf8_lossy(host::bytes(path).unwrap_or_default()).into_owned();
         let file: *mut ffi::sqlite3_file = file_control_pointer(db, schema, ffi::SQLITE_FCNTL_FILE_POINTER).cast();
         let vfs: *mut ffi::sqlite3_vfs = file_control_pointer(db, schema, ffi::SQLITE_FCNTL_VFS_POINTER).cast();
         if vfs.is_null() || CStr::from_ptr((*vfs).zName) == c"memdb" {
@@ -54,7 +54,7 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
         }
         let read_only = ffi::sqlite3_db_readonly(db, schema) == 1;
         match file::adopt(file, vfs, path, db, read_only) {
-            Ok(policy) => sqlite::log(
+            Ok(policy) => host::log(
                 ffi::SQLITE_NOTICE,
                 &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),
             ),
@@ -67,7 +67,7 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
 }
 
 fn warn(what: &str, path: &str) {
-    sqlite::log(ffi::SQLITE_WARNING, &format!("walguard: {what}, so it is NOT guarded: '{path}'"));
+    host::log(ffi::SQLITE_WARNING, &format!("walguard: {what}, so it is NOT guarded: '{path}'"));
 }
 
 /// A pointer-valued file-control of a schema; null when SQLite has none.
