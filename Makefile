@@ -51,7 +51,7 @@ test-host: build
 	WALGUARD_LIB=$(CURDIR)/$(LIB) $(CARGO) test -p walguard-host-tests
 
 test-python: build deps-test
-	/usr/bin/python3 -m unittest discover -s python-tests -v
+	/usr/bin/python3 -m unittest discover -s tests/python -v
 
 # Loading into hand-made hosts: a too-old SQLite, a second SQLite library in the process;
 # SQLite's WAL-reset race forced on the system SQLite, without and with the mitigation; a
@@ -59,20 +59,23 @@ test-python: build deps-test
 # library from different paths.
 test-loading: build
 	mkdir -p build
-	gcc -Wall -O1 -o build/loading c-tests/loading.c -lsqlite3 -ldl
+	@# The library is what it says it is: its soname, and exactly its two entry points exported.
+	test "$$(readelf -d $(LIB) | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')" = libwalguard.so
+	test "$$(nm -D --defined-only $(LIB) | awk '{print $$3}' | sort | paste -sd' ')" = "sqlite3_walguard_auto_init sqlite3_walguard_init"
+	gcc -Wall -O1 -o build/loading tests/c/loading.c -lsqlite3 -ldl
 	build/loading $(CURDIR)/$(LIB)
-	gcc -Wall -O1 -o build/walreset c-tests/walreset.c -lsqlite3
+	gcc -Wall -O1 -o build/walreset tests/c/walreset.c -lsqlite3
 	d=$$(mktemp -d) && WALGUARD_WAL_RESET_FIX=off build/walreset $(CURDIR)/$(LIB) $$d corrupts && \
 	  build/walreset $(CURDIR)/$(LIB) $$d intact && rm -rf $$d
-	gcc -Wall -O1 -o build/shims c-tests/shims.c -lsqlite3
+	gcc -Wall -O1 -o build/shims tests/c/shims.c -lsqlite3
 	d=$$(mktemp -d) && build/shims $(CURDIR)/$(LIB) $$d above && build/shims $(CURDIR)/$(LIB) $$d below && \
 	  build/shims $(CURDIR)/$(LIB) $$d namecopy && rm -rf $$d
-	gcc -Wall -O1 -o build/twocopies c-tests/twocopies.c -lsqlite3
+	gcc -Wall -O1 -o build/twocopies tests/c/twocopies.c -lsqlite3
 	d=$$(mktemp -d) && build/twocopies $(CURDIR)/$(LIB) $$d && rm -rf $$d
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test
-	/usr/bin/python3 stress/run.py 3
+	/usr/bin/python3 tests/stress/run.py 3
 
 # Install for a whole host: the extension (also as walguard.so, for `.load walguard`), the
 # LD_PRELOAD library, Python's sitecustomize, PHP's auto_prepend_file, the walguard-hold binary and its systemd
@@ -89,10 +92,10 @@ install: build
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
 	install -m 755 $(LIB) libwalguard_preload.so $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libwalguard.so $(DESTDIR)$(PREFIX)/lib/walguard.so
-	install -m 644 deploy/python/sitecustomize.py $(DESTDIR)$(PREFIX)/share/walguard/python/
-	install -m 644 deploy/php/walguard.php $(DESTDIR)$(PREFIX)/share/walguard/php/
+	install -m 644 packages/sitecustomize/sitecustomize.py $(DESTDIR)$(PREFIX)/share/walguard/python/
+	install -m 644 packages/php/walguard.php $(DESTDIR)$(PREFIX)/share/walguard/php/
 	install -m 755 walguard-hold $(DESTDIR)$(PREFIX)/bin/
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/hold/$(HOLD_UNIT) > $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' hold/deploy/$(HOLD_UNIT) > $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp
 	chmod 644 $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp && mv -f $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT).tmp $(DESTDIR)$(UNITDIR)/$(HOLD_UNIT)
 	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
@@ -103,7 +106,7 @@ uninstall:
 # Deployment tests: make install, LD_PRELOAD, sitecustomize, node --require, PHP's auto_prepend_file.
 test-deploy: build deps-test
 	scripts/ensure-clients.sh
-	deploy/test.sh
+	tests/deploy/test.sh
 
 # The Python wheel (sqlite-walguard, import walguard) and the npm package (sqlite-walguard),
 # both from the release library, into dist/.
@@ -113,7 +116,7 @@ dist: build
 # Install what `make dist` built into fresh environments and prove the guard there.
 test-dist: dist deps-test
 	scripts/ensure-clients.sh
-	packages/test-dist.sh
+	tests/packages/test-dist.sh
 
 # walguard-hold against clients that never load walguard: every rollback mode refused,
 # checkpoints, exclusive locking, SIGKILL, replaced files, --ensure-wal, the unit file, and
@@ -121,12 +124,12 @@ test-dist: dist deps-test
 test-hold: build deps-test
 	scripts/ensure-clients.sh
 	$(CARGO) test -q -p walguard-hold
-	/usr/bin/python3 hold/tests/test_hold.py
-	/usr/bin/python3 stress/run.py 3 --hold
+	/usr/bin/python3 tests/hold/test_hold.py
+	/usr/bin/python3 tests/stress/run.py 3 --hold
 
 # Commit latency and open/close cost with and without a holder, and the holder's memory.
 bench-hold: build deps-test
-	/usr/bin/python3 hold/tests/bench_hold.py
+	/usr/bin/python3 tests/hold/bench_hold.py
 
 # The README's client snippets, run by each client, and the README kept equal to them.
 # `readme` runs the clients without the README check, so it can bring a stale README up to date.
@@ -134,7 +137,7 @@ clients-run: build deps-test
 	scripts/ensure-clients.sh
 	$(CARGO) build -q -p walguard-host-tests --examples
 	mkdir -p build
-	clients/run.sh | tee build/clients.out
+	tests/clients/run.sh | tee build/clients.out
 
 test-clients: clients-run
 	scripts/readme-clients.py --check build/clients.out
@@ -155,9 +158,9 @@ bench: build
 # SQLite's own TCL tests: the veryquick set (as test/permutations.test defines it) and the WAL,
 # journal, locking and I/O-fault files it leaves out, one testfixture per file, each with and
 # without walguard, on every core; walguard-only failures must be in
-# sqlite-suite/expected-failures.txt. Logs in build/sqlite-suite. About 11 minutes on 2 cores.
+# tests/sqlite-suite/expected-failures.txt. Logs in build/sqlite-suite. About 11 minutes on 2 cores.
 sqlite-suite: build
-	/usr/bin/python3 sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
+	/usr/bin/python3 tests/sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
 # The long stress run (STRESS_SECONDS, 60 by default, for each of the guarded and control
 # runs) and the full fault matrix, persistent SQLITE_BUSY included. First, the WAL-reset race
@@ -165,11 +168,11 @@ sqlite-suite: build
 # without the mitigation (10 s) and not with it (STRESS_SECONDS).
 STRESS_SECONDS ?= 60
 stress: build deps-test
-	gcc -Wall -O1 -o build/walreset c-tests/walreset.c -lsqlite3
+	gcc -Wall -O1 -o build/walreset tests/c/walreset.c -lsqlite3
 	d=$$(mktemp -d) && WALGUARD_WAL_RESET_FIX=off build/walreset $(CURDIR)/$(LIB) $$d corrupts stress 10 && \
 	  build/walreset $(CURDIR)/$(LIB) $$d intact stress $(STRESS_SECONDS) && rm -rf $$d
-	/usr/bin/python3 stress/run.py $(STRESS_SECONDS)
-	/usr/bin/python3 stress/run.py $(STRESS_SECONDS) --hold
+	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS)
+	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS) --hold
 	WALGUARD_LIB=$(CURDIR)/$(LIB) WALGUARD_FULL_FAULTS=1 $(CARGO) test -p walguard-host-tests --test faults -- --nocapture
 
 clean:

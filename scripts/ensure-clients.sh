@@ -24,11 +24,11 @@ if ! .deps/venv/bin/python -c "import apsw, sys; sys.exit(apsw.apsw_version() !=
 fi
 
 addon=.deps/node/node_modules/better-sqlite3/build/Release/better_sqlite3.node
-if ! cmp -s clients/package.json .deps/node/package.json || [ ! -f "$addon" ]; then
+if ! cmp -s tests/clients/package.json .deps/node/package.json || [ ! -f "$addon" ]; then
   echo "installing better-sqlite3 into .deps/node (compiles from source)"
   command -v npm >/dev/null || scripts/ensure-deps.sh node
   rm -rf .deps/node && mkdir -p .deps/node
-  cp clients/package.json .deps/node/package.json
+  cp tests/clients/package.json .deps/node/package.json
   (cd .deps/node && npm install --no-audit --no-fund --loglevel=error)
   [ -f "$addon" ] || { echo "better-sqlite3 did not build" >&2; exit 1; }
 fi
@@ -44,11 +44,11 @@ if ! .deps/venv-debian/bin/python -c "import importlib.metadata as m, sys; sys.e
 fi
 
 addon=.deps/node-sqlite3/node_modules/sqlite3/build/Release/node_sqlite3.node
-if ! cmp -s deploy/apps/package.json .deps/node-sqlite3/package.json || [ ! -f "$addon" ]; then
+if ! cmp -s tests/deploy/apps/package.json .deps/node-sqlite3/package.json || [ ! -f "$addon" ]; then
   echo "installing npm's sqlite3 into .deps/node-sqlite3 (compiles from source)"
   command -v npm >/dev/null || scripts/ensure-deps.sh node
   rm -rf .deps/node-sqlite3 && mkdir -p .deps/node-sqlite3
-  cp deploy/apps/package.json .deps/node-sqlite3/package.json
+  cp tests/deploy/apps/package.json .deps/node-sqlite3/package.json
   (cd .deps/node-sqlite3 && npm install --no-audit --no-fund --loglevel=error)
   [ -f "$addon" ] || { echo "npm's sqlite3 did not build" >&2; exit 1; }
 fi

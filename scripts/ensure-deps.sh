@@ -3,7 +3,7 @@
 #   scripts/ensure-deps.sh build   libclang + sqlite3.h (bindgen reads the system header)
 #   scripts/ensure-deps.sh test    + the sqlite3 shell, Debian's python3, Tcl's sqlite3
 #   scripts/ensure-deps.sh valgrind  + valgrind
-#   scripts/ensure-deps.sh clients   the Go, Java, PHP, Ruby and Perl clients (clients/run.sh)
+#   scripts/ensure-deps.sh clients   the Go, Java, PHP, Ruby and Perl clients (tests/clients/run.sh)
 set -euo pipefail
 want=(libclang-dev libsqlite3-dev pkg-config)
 case "${1:-build}" in

@@ -20,10 +20,10 @@ for bin in "${binaries[@]}"; do
   echo "=== $(basename "$bin") under valgrind"
   WALGUARD_LIB="$PWD/libwalguard.so" "${vg[@]}" "$bin" --test-threads=1 -q || status=1
 done
-echo "=== c-tests under valgrind (a shim swapping pMethods above and below walguard; the WAL-reset race)"
+echo "=== tests/c under valgrind (a shim swapping pMethods above and below walguard; the WAL-reset race)"
 mkdir -p build
-gcc -Wall -O1 -o build/shims c-tests/shims.c -lsqlite3
-gcc -Wall -O1 -o build/walreset c-tests/walreset.c -lsqlite3
+gcc -Wall -O1 -o build/shims tests/c/shims.c -lsqlite3
+gcc -Wall -O1 -o build/walreset tests/c/walreset.c -lsqlite3
 work=$(mktemp -d)
 "${vg[@]}" build/shims "$PWD/libwalguard.so" "$work" above >/dev/null || status=1
 "${vg[@]}" build/shims "$PWD/libwalguard.so" "$work" below >/dev/null || status=1

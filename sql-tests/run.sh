@@ -6,6 +6,7 @@
 #                   directory; stdout, then a "--- stderr ---" line, then stderr must equal
 #                   NAME.expected, with the directory's path written as $DIR (also where
 #                   sqlite3_log cut it short: it truncates messages to about 210 bytes).
+#                   walguard_status()'s "build" (commit, compiler) is written as $BUILD.
 #                   A first line `-- env: VAR=value ...` sets those variables for the shell.
 #                   A script that mentions $LIB is not preloaded: it loads the extension
 #                   itself (`.load $LIB`), at the point it chooses.
@@ -29,7 +30,7 @@ run_script() { # script loadlib -> prints normalised output
   if [ "$load" != yes ] || grep -q '\$LIB' "$script"; then preload=(); fi
   sed "s#\$LIB#${lib%.so}#g" "$script" >"$dir/.script"
   (cd "$dir" && env "${vars[@]}" $shell :memory: "${preload[@]}" <.script >"$out" 2>"$err")
-  { cat "$out"; echo "--- stderr ---"; cat "$err"; } | sed -e 's#/tmp/walguard-sql\.[A-Za-z0-9]*#$DIR#g' -e "s#${lib%.so}#\$LIB#g"
+  { cat "$out"; echo "--- stderr ---"; cat "$err"; } | sed -e 's#/tmp/walguard-sql\.[A-Za-z0-9]*#$DIR#g' -e 's#"build":"[^"]*"#"build":"$BUILD"#g' -e "s#${lib%.so}#\$LIB#g"
   rm -rf "$dir" "$out" "$err"
 }
 

@@ -27,8 +27,8 @@ use walguard_core::wal_reset::SHM_UNLOCK;
 
 use crate::config;
 use crate::guard::{Connection, Guard};
-use crate::shim;
 use crate::host;
+use crate::shim;
 
 /// Walguard's struct after the lower file of a database opened through the walguard VFS.
 pub struct DbTail {

@@ -97,6 +97,14 @@ pub fn status_json() -> String {
         wal_reset_bug_range: walguard_core::wal_reset::affected_version(host::libversion_number()),
         wal_reset_mitigation: config::wal_reset_fix(),
         wal_reset_checkpoints_held: stats::get(Event::WalResetHeld),
+        sqlite_floor: &sqlite_floor(),
+        build: env!("WALGUARD_BUILD"),
     }
     .to_json()
+}
+
+/// The SQLite version of the headers the bindings were generated from: the oldest host
+/// walguard loads into (`rusqlite_extension_init2` refuses older ones).
+fn sqlite_floor() -> String {
+    ffi::SQLITE_VERSION.to_string_lossy().into_owned()
 }

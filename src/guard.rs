@@ -284,10 +284,7 @@ impl Guard {
             ),
         };
         stats::count(event);
-        host::log(
-            ffi::SQLITE_IOERR_WRITE,
-            &format!("walguard: refused {what}, policy {}: '{}'", self.policy().name(), self.path_lossy()),
-        );
+        host::log(ffi::SQLITE_IOERR_WRITE, &format!("walguard: refused {what}, policy {}: '{}'", self.policy().name(), self.path_lossy()));
     }
 
     /// `SQLITE_FCNTL_PRAGMA`: `PRAGMA walguard`, and layer 1 for `journal_mode`. `Some(rc)`
@@ -372,10 +369,7 @@ impl Guard {
             PragmaVerdict::Warn => {
                 self.state.downgrade_reported_by_pragma();
                 stats::count(Event::Warned);
-                host::log(
-                    ffi::SQLITE_WARNING,
-                    &format!("walguard: allowed journal_mode={mode} on a WAL database, policy warn: '{path}'"),
-                );
+                host::log(ffi::SQLITE_WARNING, &format!("walguard: allowed journal_mode={mode} on a WAL database, policy warn: '{path}'"));
                 None
             }
             PragmaVerdict::Keep => {
@@ -394,10 +388,7 @@ impl Guard {
                      close every other connection and open it as 'file:{path}?walguard=off'"
                 );
                 stats::count(Event::RefusedPragma);
-                host::log(
-                    ffi::SQLITE_ERROR,
-                    &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()),
-                );
+                host::log(ffi::SQLITE_ERROR, &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()));
                 Some((ffi::SQLITE_ERROR, message))
             }
         }

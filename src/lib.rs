@@ -48,13 +48,13 @@
 //! - [`config`], [`stats`]: the process default policy (`WALGUARD_POLICY`), the counters;
 //! - [`host`]: small helpers over the host's API (log lines, SQLite-allocated strings).
 
-mod config;
 mod adopt;
+mod config;
 mod file;
-mod guard;
-mod shim;
 mod functions;
+mod guard;
 mod host;
+mod shim;
 mod stats;
 mod vfs;
 mod wal_file;

@@ -19,6 +19,10 @@ pub struct Status<'a> {
     pub wal_reset_bug_range: bool,
     pub wal_reset_mitigation: bool,
     pub wal_reset_checkpoints_held: u64,
+    /// The oldest SQLite walguard loads into: the version of the headers its bindings come from.
+    pub sqlite_floor: &'a str,
+    /// The commit and compiler walguard was built with.
+    pub build: &'a str,
 }
 
 impl Status<'_> {
@@ -27,7 +31,8 @@ impl Status<'_> {
             concat!(
                 r#"{{"version":{},"base_vfs":{},"policy":{},"refused_pragmas":{},"refused_header_writes":{},"#,
                 r#""refused_wal_frames":{},"refused_checkpoints":{},"kept":{},"warned":{},"deliberate":{},"#,
-                r#""sqlite_version":{},"wal_reset_bug_range":{},"wal_reset_mitigation":{},"wal_reset_checkpoints_held":{}}}"#
+                r#""sqlite_version":{},"wal_reset_bug_range":{},"wal_reset_mitigation":{},"wal_reset_checkpoints_held":{},"#,
+                r#""sqlite_floor":{},"build":{}}}"#
             ),
             json_string(self.version),
             json_string(self.base_vfs),
@@ -43,6 +48,8 @@ impl Status<'_> {
             self.wal_reset_bug_range,
             self.wal_reset_mitigation,
             self.wal_reset_checkpoints_held,
+            json_string(self.sqlite_floor),
+            json_string(self.build),
         )
     }
 }
@@ -83,10 +90,12 @@ mod tests {
             wal_reset_bug_range: true,
             wal_reset_mitigation: true,
             wal_reset_checkpoints_held: 8,
+            sqlite_floor: "3.31.1",
+            build: "commit 0123456789ab, rustc 1.91.0",
         };
         assert_eq!(
             status.to_json(),
-            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5,"sqlite_version":"3.40.1","wal_reset_bug_range":true,"wal_reset_mitigation":true,"wal_reset_checkpoints_held":8}"#
+            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5,"sqlite_version":"3.40.1","wal_reset_bug_range":true,"wal_reset_mitigation":true,"wal_reset_checkpoints_held":8,"sqlite_floor":"3.31.1","build":"commit 0123456789ab, rustc 1.91.0"}"#
         );
     }
 

@@ -1,6 +1,6 @@
 """walguard from Python's standard sqlite3 module (Debian's python3, system SQLite).
 
-Run with Debian's interpreter: /usr/bin/python3 -m unittest discover -s python-tests
+Run with Debian's interpreter: /usr/bin/python3 -m unittest discover -s tests/python
 (pyenv's python3 is built without extension loading).
 """
 import os
@@ -10,7 +10,7 @@ import unittest
 
 LIB = os.environ.get(
     "WALGUARD_LIB",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "libwalguard"),
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "libwalguard"),
 )
 
 

@@ -6,7 +6,7 @@
 #     extensions: then walguard.load() must say so plainly);
 #   - the npm tarball into a new project, with better-sqlite3.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 work=$(mktemp -d /tmp/walguard-dist.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -22,7 +22,7 @@ is reported as flaky and does not fail the run.
 
 Logs: LOGDIR/<file>.bare.log and LOGDIR/<file>.walguard.log for each file, LOGDIR/summary.txt.
 
-Usage: sqlite-suite/run.py [--jobs N] [--logs DIR] [--timeout S] TESTFIXTURE TESTDIR [FILE-PATTERN...]
+Usage: tests/sqlite-suite/run.py [--jobs N] [--logs DIR] [--timeout S] TESTFIXTURE TESTDIR [FILE-PATTERN...]
   with patterns, only the matching files (of the veryquick set, EXTRA, or TESTDIR/*.test) run.
 """
 import argparse
@@ -39,7 +39,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 LIB = os.path.join(ROOT, "libwalguard.so")
 
 # Files veryquick excludes (its *malloc*, *ioerr*, *fault*, *bigfile*, *_err* patterns and the
@@ -283,7 +283,7 @@ def main():
     report += ["", "failures only with walguard:"]
     report += [f"  {f} {t}: {explain(f, t) or 'NOT EXPLAINED'}" for f, t in only]
     if LEFT_OUT and not args.patterns:
-        report += ["", "left out (see LEFT_OUT in sqlite-suite/run.py):"]
+        report += ["", "left out (see LEFT_OUT in tests/sqlite-suite/run.py):"]
         report += [f"  {n}: {why}" for n, why in sorted(LEFT_OUT.items())]
     report += ["", f"files: {len(names)} ({len(names) - len(extra)} of veryquick, {len(extra)} more)",
                f"tests: {totals['tests_g']} with walguard, {totals['tests_b']} without",

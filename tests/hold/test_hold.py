@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """walguard-hold against clients that never load walguard.
 
-  /usr/bin/python3 hold/tests/test_hold.py
+  /usr/bin/python3 tests/hold/test_hold.py
 
 With a holder running, unguarded clients (the sqlite3 shell, Debian's python3 stdlib sqlite3,
 Tcl, APSW and better-sqlite3 when .deps has them) try every rollback mode: each must fail
@@ -372,7 +372,7 @@ def test_unit(work):
         skipped.append("systemd unit (no systemd-analyze)")
         return
     unit = os.path.join(work, "walguard-hold@.service")
-    with open(os.path.join(ROOT, "deploy", "hold", "walguard-hold@.service")) as f:
+    with open(os.path.join(ROOT, "hold", "deploy", "walguard-hold@.service")) as f:
         text = f.read().replace("@BINDIR@", ROOT)
     with open(unit, "w") as f:
         f.write(text)

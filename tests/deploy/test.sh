@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Deployment without touching applications: `make install`, the LD_PRELOAD library, Python's
-# sitecustomize and Node's --require, each driving programs (deploy/apps) that never
+# sitecustomize and Node's --require, each driving programs (tests/deploy/apps) that never
 # mention walguard. Each must refuse the seed's "fall back to DELETE" (output, header 2,2,
 # rows intact). Under the preload, bundles exporting their SQLite's API (pysqlite3-binary,
 # npm's sqlite3) must be guarded through their own SQLite, bundles walguard cannot be
 # loaded into must be reached untouched, and the preload must be harmless where SQLite is
 # bundled with hidden symbols or absent.
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/walguard-deploy.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 dest=$work/root
 lib=$dest/usr/lib
-apps=$root/deploy/apps
+apps=$root/tests/deploy/apps
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }

@@ -2,7 +2,7 @@
 """What walguard-hold costs: commit latency and open/write/close cycles with and without a
 holder on the database, and the holder's memory for 1 and 100 databases.
 
-  /usr/bin/python3 hold/tests/bench_hold.py [ROUNDS]
+  /usr/bin/python3 tests/hold/bench_hold.py [ROUNDS]
 
 Debian's python3 and its SQLite (3.40.1), no walguard loaded. Each workload is run ROUNDS
 times (default 7) alternating without and with the holder; the medians are reported with

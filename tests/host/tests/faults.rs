@@ -8,12 +8,9 @@
 //! - a downgrade attempted under the fault never goes through.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use rusqlite::{Connection, ffi};
 use walguard_host_tests::*;
-
-static SERIAL: Mutex<()> = Mutex::new(());
 
 const METHODS: [Method; 6] = [Method::ShmMap, Method::ShmLock, Method::FileControl, Method::ReadPage1, Method::Write, Method::Sync];
 
@@ -108,10 +105,7 @@ fn run(base: &Path, vfs: &str, fault: Fault, at: usize) -> Outcome {
 
 #[test]
 fn errors_below_walguard_reach_the_application_unchanged() {
-    let _serial = SERIAL.lock().unwrap();
-    install_fault_vfs();
-    load_walguard();
-    let dir = tempfile::tempdir().unwrap();
+    let (_serial, dir) = fault_session();
     let base = base_db(dir.path());
     let mut runs = 0;
     let mut per_method = std::collections::BTreeMap::new();
@@ -139,10 +133,7 @@ fn errors_below_walguard_reach_the_application_unchanged() {
 
 #[test]
 fn a_downgrade_under_faults_never_goes_through() {
-    let _serial = SERIAL.lock().unwrap();
-    install_fault_vfs();
-    load_walguard();
-    let dir = tempfile::tempdir().unwrap();
+    let (_serial, dir) = fault_session();
     let base = base_db(dir.path());
     let mut refused_or_failed = 0;
     for fault in faults() {

@@ -8,7 +8,7 @@
 use std::ffi::{CStr, c_char, c_int};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use rusqlite::{Connection, OpenFlags, ffi};
 
@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags, ffi};
 pub fn lib_path() -> PathBuf {
     std::env::var_os("WALGUARD_LIB")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("libwalguard.so"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join("libwalguard.so"))
 }
 
 /// Load walguard into this process's SQLite, once. Every connection opened afterwards
@@ -198,6 +198,17 @@ unsafe impl Send for BaseVfs {}
 // SAFETY: as above.
 unsafe impl Sync for BaseVfs {}
 static BASE: OnceLock<BaseVfs> = OnceLock::new();
+
+/// One test at a time on the stack walguard -> "faulty" -> unix: the faults and snapshots are
+/// process-wide switches. Hold the returned guard for the whole test; the directory is the
+/// test's own.
+pub fn fault_session() -> (MutexGuard<'static, ()>, tempfile::TempDir) {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    install_fault_vfs();
+    load_walguard();
+    (serial, tempfile::tempdir().unwrap())
+}
 
 /// Register "faulty" as the default VFS. Call before [`load_walguard`].
 pub fn install_fault_vfs() {

@@ -3,20 +3,10 @@
 //! since the faults are process-wide switches.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use rusqlite::ErrorCode;
 use walguard_host_tests::*;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn setup() -> (std::sync::MutexGuard<'static, ()>, tempfile::TempDir) {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    install_fault_vfs();
-    load_walguard();
-    (guard, tempfile::tempdir().unwrap())
-}
 
 fn rollback_db(path: &Path, rows: i64) {
     let conn = open(path);
@@ -37,7 +27,7 @@ fn crash_at_journal_delete(db: &Path, sql: &str, crash_dir: &Path) -> rusqlite::
 
 #[test]
 fn the_stack_is_walguard_over_the_fault_vfs() {
-    let (_serial, dir) = setup();
+    let (_serial, dir) = fault_session();
     let conn = open(&dir.path().join("a.db"));
     assert_eq!(vfs_name(&conn, "main").as_deref(), Some("walguard/unix"));
     // SAFETY: a plain lookup.
@@ -52,7 +42,7 @@ fn the_stack_is_walguard_over_the_fault_vfs() {
 
 #[test]
 fn hot_journal_of_a_crashed_switch_to_wal_is_played_back() {
-    let (_serial, dir) = setup();
+    let (_serial, dir) = fault_session();
     let db = dir.path().join("app.db");
     rollback_db(&db, 100);
     let crash = tempfile::tempdir().unwrap();
@@ -80,7 +70,7 @@ fn hot_journal_of_a_crashed_switch_to_wal_is_played_back() {
 
 #[test]
 fn failed_switch_to_wal_rolls_back_in_the_same_connection() {
-    let (_serial, dir) = setup();
+    let (_serial, dir) = fault_session();
     let db = dir.path().join("app.db");
     rollback_db(&db, 50);
     let conn = open(&db);
@@ -96,7 +86,7 @@ fn failed_switch_to_wal_rolls_back_in_the_same_connection() {
 
 #[test]
 fn a_crash_in_the_middle_of_a_refused_downgrade_leaves_a_wal_database() {
-    let (_serial, dir) = setup();
+    let (_serial, dir) = fault_session();
     let aux = wal_db(dir.path(), "aux.db", 40);
     let main = dir.path().join("main.db");
     rollback_db(&main, 1);
@@ -121,7 +111,7 @@ fn a_crash_in_the_middle_of_a_refused_downgrade_leaves_a_wal_database() {
 /// only the header write can refuse).
 #[test]
 fn recovering_an_interrupted_conversion_grants_no_later_downgrade() {
-    let (_serial, dir) = setup();
+    let (_serial, dir) = fault_session();
     for attached in [false, true] {
         let db = wal_db(dir.path(), &format!("conv{attached}.db"), 30);
         let crash = tempfile::tempdir().unwrap();
@@ -160,7 +150,7 @@ fn recovering_an_interrupted_conversion_grants_no_later_downgrade() {
 /// has nothing to allow or refuse, and ends exactly as the same failure without walguard.
 #[test]
 fn a_failed_switch_to_wal_from_memory_mode_ends_as_without_walguard() {
-    let (_serial, dir) = setup();
+    let (_serial, dir) = fault_session();
     let mut outcomes = Vec::new();
     for vfs in ["walguard", "faulty"] {
         let db = dir.path().join(format!("memory-{vfs}.db"));
@@ -184,7 +174,7 @@ fn a_failed_switch_to_wal_from_memory_mode_ends_as_without_walguard() {
 /// handle replaced it in the same transaction, and ends as the same failure without walguard.
 #[test]
 fn a_failed_backup_into_a_memory_journal_database_rolls_back() {
-    let (_serial, dir) = setup();
+    let (_serial, dir) = fault_session();
     let source = wal_db(dir.path(), "source.db", 300);
     let mut outcomes = Vec::new();
     for vfs in ["walguard", "faulty"] {

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The seed story as a multi-process stress test.
 
-  stress/run.py SECONDS [--control-seconds N] [--hold]
+  tests/stress/run.py SECONDS [--control-seconds N] [--hold]
 
-PROCESSES worker processes (stress/worker.py) share one WAL database, every one of them
+PROCESSES worker processes (tests/stress/worker.py) share one WAL database, every one of them
 through walguard: some set WAL on every connect, some "fall back" to DELETE on every
 connect (one on the database as `main`, one through an ATTACH with the pragma unprefixed,
 which only the header-write layer sees), all write transactions and log each id after its
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIB = os.path.join(ROOT, "libwalguard")
 HOLD = os.path.join(ROOT, "walguard-hold")
 PROCESSES = 4
@@ -70,7 +70,7 @@ def run(seconds, libs, seed, hold=False):
         open(log + ".events", "w").close()
 
     def start(i):
-        return subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "stress", "worker.py"), db, logs[i], libs[i],
+        return subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "stress", "worker.py"), db, logs[i], libs[i],
                                  ROLES[i], str(i + 1)], stderr=subprocess.DEVNULL)
 
     workers = [start(i) for i in range(PROCESSES)]

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Runs the README's client snippets (the files in this folder, and
-# host-tests/examples/readme.rs for Rust), each in a fresh directory holding
+# tests/host/examples/readme.rs for Rust), each in a fresh directory holding
 # libwalguard.so and app.db, a WAL database with t = 1, 2, 3. For each client:
 #   - stdout, "--- stderr ---", stderr must equal expected/NAME.txt ($DIR for the directory);
 #   - afterwards the header is still 2,2, t has 4 rows and integrity_check is ok.
 # Prints a table row per client: name, SQLite version, result; and a count.
-# Usage: clients/run.sh [NAME...]   (default: every client)
-#        CLIENTS_ACCEPT=1 clients/run.sh NAME...   writes the output to expected/NAME.txt first
+# Usage: tests/clients/run.sh [NAME...]   (default: every client)
+#        CLIENTS_ACCEPT=1 tests/clients/run.sh NAME...   writes the output to expected/NAME.txt first
 #        (a new client; review the file before committing it)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(dirname "$(dirname "$here")")
 deps=$root/.deps
 
 declare -A command version
