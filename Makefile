@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
 
 all: build
 
@@ -72,6 +72,18 @@ test-loading: build
 	  build/shims $(CURDIR)/$(LIB) $$d namecopy && rm -rf $$d
 	gcc -Wall -O1 -o build/twocopies tests/c/twocopies.c -lsqlite3
 	d=$$(mktemp -d) && build/twocopies $(CURDIR)/$(LIB) $$d && rm -rf $$d
+
+# walguard in hosts built from older SQLite amalgamations (the floor 3.31.1, then 3.34.0 and
+# 3.37.0, fetched once by scripts/old-sqlite.sh) and in the system library: adoption at the
+# load, both layers, a checkpoint, a poisoned WAL, a hot journal's playback, walguard_status().
+OLD_SQLITE := 3.31.1 3.34.0 3.37.0
+test-versions: build
+	mkdir -p build
+	for v in $(OLD_SQLITE); do src=$$(scripts/old-sqlite.sh $$v) && \
+	  gcc -O0 -w -DSQLITE_ENABLE_DBPAGE_VTAB -I$$src -o build/oldhost-$$v tests/c/oldhost.c $$src/sqlite3.c -ldl -lpthread -lm && \
+	  d=$$(mktemp -d) && build/oldhost-$$v $(CURDIR)/$(LIB) $$d && rm -rf $$d || exit 1; done
+	gcc -Wall -O1 -o build/oldhost-system tests/c/oldhost.c -lsqlite3
+	d=$$(mktemp -d) && build/oldhost-system $(CURDIR)/$(LIB) $$d && rm -rf $$d
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test

@@ -7,7 +7,7 @@
 //! load on. A file that cannot be adopted is reported through `sqlite3_log`, and
 //! `PRAGMA walguard` gives no row for it.
 
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::ptr;
 
 use libsqlite3_sys as ffi;
@@ -18,16 +18,58 @@ use crate::host;
 /// Adopt every real database file `db` has open.
 ///
 /// # Safety
-/// `db` is the loading connection; SQLite holds its mutex during the load.
-pub unsafe fn guard_open_files(db: *mut ffi::sqlite3) {
-    for index in 0.. {
-        // SAFETY: sqlite3_db_name returns null past the last schema.
-        let name = unsafe { ffi::sqlite3_db_name(db, index) };
-        if name.is_null() {
-            break;
+/// `db` is the loading connection; SQLite holds its mutex during the load. `api` is the table
+/// the host passed to the entry point.
+pub unsafe fn guard_open_files(db: *mut ffi::sqlite3, api: *const ffi::sqlite3_api_routines) {
+    // SAFETY: the caller vouches for `api`.
+    match unsafe { host::db_name_function(api) } {
+        Some(db_name) => {
+            for index in 0.. {
+                // SAFETY: sqlite3_db_name returns null past the last schema.
+                let name = unsafe { db_name(db, index) };
+                if name.is_null() {
+                    break;
+                }
+                // SAFETY: `name` is a schema of `db`.
+                unsafe { guard_schema(db, name) };
+            }
         }
-        // SAFETY: `name` is a schema of `db`.
-        unsafe { guard_schema(db, name) };
+        // SAFETY: the caller's connection.
+        None => unsafe { guard_listed_schemas(db) },
+    }
+}
+
+/// Before SQLite 3.39.0 (no `sqlite3_db_name`): the schemas `PRAGMA database_list` names.
+/// That pragma reads the schema first, as the connection's next statement would have; if it
+/// cannot (a locked or damaged file), `main` is still adopted and the failure logged.
+///
+/// # Safety
+/// As [`guard_open_files`].
+unsafe fn guard_listed_schemas(db: *mut ffi::sqlite3) {
+    let mut names: Vec<CString> = Vec::new();
+    let mut stmt: *mut ffi::sqlite3_stmt = ptr::null_mut();
+    // SAFETY: a plain prepare/step/finalize on the caller's connection; column 1 (the name)
+    // is copied before the next step.
+    let rc = unsafe {
+        let mut rc = ffi::sqlite3_prepare_v2(db, c"PRAGMA database_list".as_ptr(), -1, &raw mut stmt, ptr::null_mut());
+        while rc == ffi::SQLITE_OK || rc == ffi::SQLITE_ROW {
+            rc = ffi::sqlite3_step(stmt);
+            if rc == ffi::SQLITE_ROW
+                && let Some(name) = host::bytes(ffi::sqlite3_column_text(stmt, 1).cast())
+            {
+                names.extend(CString::new(name).ok());
+            }
+        }
+        ffi::sqlite3_finalize(stmt);
+        rc
+    };
+    if rc != ffi::SQLITE_DONE {
+        host::log(ffi::SQLITE_WARNING, &format!("walguard: cannot list the loading connection's schemas (error {rc}); guarding main only"));
+        names = vec![c"main".to_owned()];
+    }
+    for name in &names {
+        // SAFETY: `name` names a schema of `db` (or is `main`, which always exists).
+        unsafe { guard_schema(db, name.as_ptr()) };
     }
 }
 

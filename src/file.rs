@@ -22,6 +22,7 @@ use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
 use walguard_core::Policy;
+use walguard_core::checkpoint::{FCNTL_CKPT_DONE, FCNTL_CKPT_START};
 use walguard_core::header::READ_VERSION_OFFSET;
 use walguard_core::wal_reset::SHM_UNLOCK;
 
@@ -440,11 +441,9 @@ unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c
             g.transaction_ended();
         }
         match op {
-            ffi::SQLITE_FCNTL_PRAGMA
-            | ffi::SQLITE_FCNTL_VFSNAME
-            | ffi::SQLITE_FCNTL_CKPT_START
-            | ffi::SQLITE_FCNTL_CKPT_DONE
-            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(g, op, arg),
+            ffi::SQLITE_FCNTL_PRAGMA | ffi::SQLITE_FCNTL_VFSNAME | FCNTL_CKPT_START | FCNTL_CKPT_DONE | ffi::SQLITE_FCNTL_PDB => {
+                intercepted_file_control(g, op, arg)
+            }
             _ => g.file_control(op, arg), // the hot path: a tail call
         }
     }
@@ -465,8 +464,7 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
                 }
             }
             ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
-            ffi::SQLITE_FCNTL_CKPT_START => g.checkpoint_started(),
-            ffi::SQLITE_FCNTL_CKPT_DONE => g.checkpoint_done(),
+            FCNTL_CKPT_START | FCNTL_CKPT_DONE => g.checkpoint_file_control(op),
             _ => g.used_by(Connection::Slot(arg.cast_const().cast())),
         }
         g.file_control(op, arg)

@@ -6,7 +6,9 @@
 //! - `xWrite` of the database file, and of its WAL file, when the write puts anything but 2
 //!   at byte 19 of page 1: layer 2, decided by `walguard_core::write_guard`, which asks the
 //!   disk (through [`Guard`]'s [`Disk`] implementation) for the header and the journal;
-//! - `SQLITE_FCNTL_CKPT_START`/`CKPT_DONE`, which are events of that state machine.
+//! - a checkpoint's start and end, events of that state machine: `SQLITE_FCNTL_CKPT_START`/
+//!   `CKPT_DONE`, or on hosts older than 3.32.0 the exclusive CKPT lock of the wal-index
+//!   (`walguard_core::checkpoint`).
 //!
 //! Nothing here remembers the header: every decision reads it from the database file.
 
@@ -14,9 +16,10 @@ use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::ptr;
 
 use libsqlite3_sys as ffi;
+use walguard_core::checkpoint::{CheckpointEvent, CheckpointSignal};
 use walguard_core::header::{HEADER_LEN, written_read_version};
 use walguard_core::journal::{JournalSource, journal_restores_page1};
-use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_UNLOCK, Salts};
+use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, SHM_UNLOCK, Salts};
 use walguard_core::{
     Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
     is_journal_mode_pragma, resolve_journal_mode,
@@ -38,6 +41,8 @@ pub struct Guard {
     cannot_write: bool,
     /// The WAL-reset bug's salt check (`walguard_core::wal_reset`).
     reset: ResetGuard,
+    /// Where this host's checkpoints show (`walguard_core::checkpoint`).
+    checkpoints: CheckpointSignal,
 }
 
 /// How a guarded file finds the connection that uses it.
@@ -89,12 +94,14 @@ impl Guard {
             connection: Connection::Unknown,
             cannot_write: nolock,
             reset: ResetGuard::default(),
+            checkpoints: CheckpointSignal::for_host(host::libversion_number()),
         }
     }
 
     /// An exclusive `xShmLock` was granted: the salt check decides whether a checkpoint may go
     /// on. `Err` is the code the lock call answers instead (the lock released again).
     pub fn shm_locked_exclusive(&mut self, offset: c_int, n: c_int) -> Result<(), c_int> {
+        self.checkpoint_event(self.checkpoints.on_shm_lock(offset, n, SHM_LOCK | SHM_EXCLUSIVE));
         let db = &self.db;
         match self.reset.locked(offset, n, || db.wal_index_salts()) {
             LockVerdict::Keep => Ok(()),
@@ -133,6 +140,7 @@ impl Guard {
 
     /// Exclusive `xShmLock` locks were released.
     pub fn shm_unlocked_exclusive(&mut self, offset: c_int, n: c_int) {
+        self.checkpoint_event(self.checkpoints.on_shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE));
         self.reset.unlocked(offset, n);
     }
 
@@ -177,13 +185,17 @@ impl Guard {
         self.state.policy()
     }
 
-    /// The file-controls that are events of the state machine.
-    pub fn checkpoint_started(&mut self) {
-        self.state.checkpoint_started();
+    /// A file-control that may mark a checkpoint's start or end (`walguard_core::checkpoint`).
+    pub fn checkpoint_file_control(&mut self, op: c_int) {
+        self.checkpoint_event(self.checkpoints.on_file_control(op));
     }
 
-    pub fn checkpoint_done(&mut self) {
-        self.state.checkpoint_done();
+    fn checkpoint_event(&mut self, event: Option<CheckpointEvent>) {
+        match event {
+            Some(CheckpointEvent::Started) => self.state.checkpoint_started(),
+            Some(CheckpointEvent::Done) => self.state.checkpoint_done(),
+            None => {}
+        }
     }
 
     /// Forward a file-control to the lower file.

@@ -1,4 +1,5 @@
-//! Small helpers over the host's SQLite API: strings SQLite will free, and log lines.
+//! Small helpers over the host's SQLite API: strings SQLite will free, log lines, the host's
+//! version, and the one newer function walguard uses when the host has it.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
@@ -72,6 +73,32 @@ pub fn libversion_number() -> c_int {
     // SAFETY: a plain call through the initialised API.
     unsafe { ffi::sqlite3_libversion_number() }
 }
+
+/// `sqlite3_db_name` (SQLite 3.39.0), when the host has it.
+///
+/// The bindings describe the API table of the oldest supported SQLite (3.31.1, see
+/// `.cargo/config.toml`), which ends before this function. SQLite only ever appends to
+/// `sqlite3_api_routines` (sqlite3ext.h: "add new interfaces to the end of this structure
+/// only"), so on a host of 3.39.0 or later its pointer is the table's slot 264; on an older
+/// host that slot is past the end of the table and is never read.
+///
+/// # Safety
+/// `api` is null or the table the host passed to the entry point.
+pub unsafe fn db_name_function(api: *const ffi::sqlite3_api_routines) -> Option<DbName> {
+    /// The slot of `db_name` in `sqlite3_api_routines` (`offsetof / sizeof(void*)` in 3.39.0's
+    /// sqlite3ext.h and every later one).
+    const DB_NAME_SLOT: usize = 264;
+    const DB_NAME_SINCE: c_int = 3_039_000;
+    if api.is_null() || libversion_number() < DB_NAME_SINCE {
+        return None;
+    }
+    // SAFETY: the caller vouches for `api`; the host is 3.39.0 or later, so its table has
+    // slot 264, a function pointer (or null) with `sqlite3_db_name`'s signature.
+    unsafe { api.cast::<Option<DbName>>().add(DB_NAME_SLOT).read() }
+}
+
+/// `const char *sqlite3_db_name(sqlite3 *db, int N)`.
+pub type DbName = unsafe extern "C" fn(*mut ffi::sqlite3, c_int) -> *const c_char;
 
 /// A string that SQLite allocated and handed over (a file-control's answer), freed with
 /// `sqlite3_free` when dropped.

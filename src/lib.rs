@@ -107,7 +107,7 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
     let registration = config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)?;
     // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
     // Files guarded by any copy of walguard are left alone (`file::adopt`).
-    unsafe { adopt::guard_open_files(db) };
+    unsafe { adopt::guard_open_files(db, api) };
     if registration == vfs::Registration::Deferred {
         defer_to_the_copy_in_charge();
         return Ok(());

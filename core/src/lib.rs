@@ -5,11 +5,13 @@
 //! - [`pragma`]: `PRAGMA journal_mode` values resolved the way SQLite resolves them;
 //! - [`policy`]: the policies and the refuse/allow decision for pragmas (layer 1);
 //! - [`write_guard`]: the per-file state machine that decides header writes (layer 2);
+//! - [`checkpoint`]: where a host shows its checkpoints to that state machine;
 //! - [`wal`]: which writes to a WAL file put byte 19 of which page;
 //! - [`journal`]: whether a rollback journal holds the page 1 being written back;
 //! - [`wal_reset`]: the salt check that neutralises SQLite's WAL-reset bug on checkpoints;
 //! - [`status`]: the JSON object `walguard_status()` returns.
 
+pub mod checkpoint;
 pub mod header;
 pub mod journal;
 pub mod policy;

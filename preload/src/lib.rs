@@ -29,9 +29,9 @@
 //! ## What happens at the first open of each SQLite
 //! The first interposed open whose definition lives in a given object (a SQLite library, or
 //! a module bundling one) decides for that SQLite, once:
-//! - it is *guarded* when it is 3.40.1 or later, can load extensions (`sqlite3_load_extension`
-//!   is there and `OMIT_LOAD_EXTENSION` is not a compile option) and is not an encrypting
-//!   build (no `sqlite3_key`: walguard reads the database header, which those encrypt).
+//! - it is *guarded* when it is 3.31.1 or later (walguard's floor), can load extensions
+//!   (`sqlite3_load_extension` is there and `OMIT_LOAD_EXTENSION` is not a compile option) and
+//!   is not an encrypting build (no `sqlite3_key`: walguard reads the database header, which those encrypt).
 //!   The preload's auto-extension, which calls that SQLite's copy of walguard's entry point
 //!   (`sqlite3_walguard_init`), is registered with that SQLite's `sqlite3_auto_extension`,
 //!   then a throwaway `:memory:` connection is opened and closed
@@ -69,8 +69,9 @@ const SQLITE_OK: c_int = 0;
 const SQLITE_ERROR: c_int = 1;
 const SQLITE_OPEN_READWRITE: c_int = 0x2;
 const SQLITE_OPEN_CREATE: c_int = 0x4;
-/// The oldest SQLite walguard's entry point accepts.
-const OLDEST: c_int = 3_040_001;
+/// The oldest SQLite walguard's entry point accepts: the headers its bindings come from
+/// (`third_party/`, selected in `.cargo/config.toml`), reported as `sqlite_floor`.
+const OLDEST: c_int = 3_031_001;
 
 #[repr(C)]
 struct DlInfo {
@@ -354,7 +355,7 @@ fn guard(object: &Object, guarded_before: usize) -> Result<String, Skip> {
     unsafe {
         let version = std::mem::transmute::<*mut c_void, VersionNumber>(version)();
         if version < OLDEST {
-            return untouched(&format!("SQLite {} is older than 3.40.1", version_text(version)));
+            return untouched(&format!("SQLite {} is older than {}", version_text(version), version_text(OLDEST)));
         }
         if sym(c"sqlite3_load_extension").is_null() {
             return untouched("built without extension loading");

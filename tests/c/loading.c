@@ -1,6 +1,6 @@
 /*
 ** Loading walguard into hand-made hosts, for the cases no real client here can produce:
-**   1. a SQLite older than the headers walguard was built with (3.40.1): the load fails with
+**   1. a SQLite older than the headers walguard was built with (3.31.1): the load fails with
 **      a clear message, not a crash;
 **   2. the real host (the system libsqlite3): the load succeeds, permanently;
 **   3. a second, different SQLite library in the same process: refused with a clear message
@@ -25,7 +25,7 @@ static int capture(sqlite3 *db, char **err, const sqlite3_api_routines *api){
   real_api = api;
   return SQLITE_OK;
 }
-static int old_version(void){ return 3039004; }
+static int old_version(void){ return 3030001; }
 
 static int passed = 0, failed = 0;
 static void expect(const char *what, int rc, char *err, int want_rc, const char *want_prefix){
@@ -53,7 +53,7 @@ int main(int argc, char **argv){
 
   int rc;
   err = 0; rc = init(db, &err, &old);
-  expect("SQLite 3.39.4 host", rc, err, SQLITE_ERROR, "walguard: cannot load: SQLite version mismatch: 3039004 < 3040001");
+  expect("SQLite 3.30.1 host", rc, err, SQLITE_ERROR, "walguard: cannot load: SQLite version mismatch: 3030001 < 3031001");
   err = 0; rc = init(db, &err, real_api);
   expect("the system SQLite", rc, err, SQLITE_OK_LOAD_PERMANENTLY, 0);
   err = 0; rc = init(db, &err, &other);

@@ -108,9 +108,9 @@ else bad "LD_PRELOAD: sqlite3_config before the first open" "output: $out"; fi
 # Bundles exporting a SQLite walguard cannot be loaded into: their own open is reached (the
 # log line comes first: stderr is unbuffered, the program's stdout is flushed at exit).
 gcc -Wall -O1 -o "$work/bin/load_bundle" "$apps/load_bundle.c" -ldl
-gcc -Wall -O1 -shared -fPIC -DVERSION=3039004 -o "$work/bin/old_bundle.so" "$apps/fake_bundle.c"
+gcc -Wall -O1 -shared -fPIC -DVERSION=3030001 -o "$work/bin/old_bundle.so" "$apps/fake_bundle.c"
 gcc -Wall -O1 -shared -fPIC -DVERSION=3045000 -DNO_LOAD_EXTENSION -o "$work/bin/noext_bundle.so" "$apps/fake_bundle.c"
-harmless "LD_PRELOAD untouched: a bundled SQLite 3.39.4 reaches its own open" "walguard preload: left SQLite of $work/bin/old_bundle.so untouched: SQLite 3.39.4 is older than 3.40.1"$'\nopen: 42' \
+harmless "LD_PRELOAD untouched: a bundled SQLite 3.30.1 reaches its own open" "walguard preload: left SQLite of $work/bin/old_bundle.so untouched: SQLite 3.30.1 is older than 3.31.1"$'\nopen: 42' \
   "${preload[@]}" WALGUARD_PRELOAD_LOG=1 "$work/bin/load_bundle" "$work/bin/old_bundle.so"
 harmless "LD_PRELOAD untouched: a bundled SQLite without extension loading reaches its own open" "walguard preload: left SQLite of $work/bin/noext_bundle.so untouched: built without extension loading"$'\nopen: 42' \
   "${preload[@]}" WALGUARD_PRELOAD_LOG=1 "$work/bin/load_bundle" "$work/bin/noext_bundle.so"

@@ -1,5 +1,5 @@
 /* A module that bundles a "SQLite" exporting its API, as pysqlite3-binary and npm's sqlite3
-** do, but one walguard cannot be loaded into: too old (VERSION below 3040001) or built
+** do, but one walguard cannot be loaded into: too old (VERSION below 3031001) or built
 ** without extension loading (NO_LOAD_EXTENSION). Its open answers 42 so the caller can tell
 ** its own definition was reached. */
 int sqlite3_libversion_number(void){ return VERSION; }
