@@ -79,6 +79,21 @@ guarded "LD_PRELOAD: npm sqlite3 (bundled SQLite, exported API)" "${preload[@]}"
 mkdir -p "$work/bin"
 env GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$root/.deps/go-cache" go build -o "$work/bin/app_go" "$apps/app.go"
 guarded "LD_PRELOAD: Go, mattn/go-sqlite3" "${preload[@]}" "$work/bin/app_go"
+# Go with SQLite compiled into the binary, as `go get github.com/mattn/go-sqlite3` builds it
+# (Debian strips the amalgamation; here it is SQLite 3.37.0's): the preload cannot reach a
+# SQLite linked statically, so it is untouched and works; the program guards itself through
+# go-sqlite3's own API.
+gobundled=$work/gopath-bundled/src/github.com/mattn/go-sqlite3
+mkdir -p "$(dirname "$gobundled")" && cp -r /usr/share/gocode/src/github.com/mattn/go-sqlite3 "$gobundled"
+rm "$gobundled/sqlite3_libsqlite3.go" # what `-tags libsqlite3` selects upstream
+amalgamation=$("$root/scripts/old-sqlite.sh" 3.37.0)
+{ echo '#ifndef USE_LIBSQLITE3'; cat "$amalgamation/sqlite3.c"; echo '#endif'; } >"$gobundled/sqlite3-binding.c"
+{ echo '#ifndef USE_LIBSQLITE3'; cat "$amalgamation/sqlite3.h"; echo '#else'; echo '#include <sqlite3.h>'; echo '#endif'; } >"$gobundled/sqlite3-binding.h"
+for app in app app_go_load; do
+  env GO111MODULE=off GOPATH="$work/gopath-bundled" GOCACHE="$root/.deps/go-cache" go build -o "$work/bin/${app}_bundled" "$apps/$app.go"
+done
+harmless "LD_PRELOAD untouched: Go with SQLite 3.37.0 compiled in converts" $'delete\n3' "${preload[@]}" "$work/bin/app_bundled"
+guarded "Go with SQLite 3.37.0 compiled in, walguard through SQLiteDriver.Extensions" env WALGUARD_LIB="$lib/libwalguard.so" "$work/bin/app_go_load_bundled"
 guarded "LD_PRELOAD: Java, xerial sqlite-jdbc" "${preload[@]}" java -cp /usr/share/java/sqlite-jdbc.jar "$apps/App.java"
 guarded "LD_PRELOAD: Ruby, sqlite3" "${preload[@]}" ruby "$apps/app.rb"
 guarded "LD_PRELOAD: Perl, DBD::SQLite" "${preload[@]}" perl "$apps/app.pl"
