@@ -20,14 +20,20 @@ for bin in "${binaries[@]}"; do
   echo "=== $(basename "$bin") under valgrind"
   WALGUARD_LIB="$PWD/libwalguard.so" "${vg[@]}" "$bin" --test-threads=1 -q || status=1
 done
-echo "=== tests/c under valgrind (a shim swapping pMethods above and below walguard; the WAL-reset race)"
+echo "=== tests/c under valgrind (a shim swapping pMethods above and below walguard; the WAL-reset race;"
+echo "    two copies of the library; a host built from SQLite 3.31.1, the floor)"
 mkdir -p build
 gcc -Wall -O1 -o build/shims tests/c/shims.c -lsqlite3
 gcc -Wall -O1 -o build/walreset tests/c/walreset.c -lsqlite3
-work=$(mktemp -d)
-"${vg[@]}" build/shims "$PWD/libwalguard.so" "$work" above >/dev/null || status=1
-"${vg[@]}" build/shims "$PWD/libwalguard.so" "$work" below >/dev/null || status=1
-"${vg[@]}" build/walreset "$PWD/libwalguard.so" "$work" intact >/dev/null || status=1
-rm -rf "$work"
+gcc -Wall -O1 -o build/twocopies tests/c/twocopies.c -lsqlite3
+floor=$(scripts/old-sqlite.sh 3.31.1)
+gcc -O1 -w -DSQLITE_ENABLE_DBPAGE_VTAB -I"$floor" -o build/oldhost-memcheck tests/c/oldhost.c "$floor/sqlite3.c" -ldl -lpthread -lm
+for run in "shims above" "shims below" "walreset intact" "twocopies" "oldhost-memcheck"; do
+  read -r program mode <<<"$run"
+  work=$(mktemp -d)
+  # shellcheck disable=SC2086 # $mode is one word or none
+  "${vg[@]}" "build/$program" "$PWD/libwalguard.so" "$work" $mode >/dev/null || { echo "valgrind: build/$program $mode failed"; status=1; }
+  rm -rf "$work"
+done
 [ "$status" -eq 0 ] && echo "memcheck: clean" || echo "memcheck: FAILED"
 exit "$status"
