@@ -75,15 +75,28 @@ test-loading: build
 
 # walguard in hosts built from older SQLite amalgamations (the floor 3.31.1, then 3.34.0 and
 # 3.37.0, fetched once by scripts/old-sqlite.sh) and in the system library: adoption at the
-# load, both layers, a checkpoint, a poisoned WAL, a hot journal's playback, walguard_status().
+# load, both layers, a checkpoint, a poisoned WAL (also with the WAL-reset fix off, where
+# hosts older than 3.32.0 still show their checkpoints), a hot journal's playback,
+# walguard_status(). Then applications linked to shared libraries built from 3.31.1 and 3.37.0
+# and to the system one, under the preload: every open stays the application's, and guarded.
 OLD_SQLITE := 3.31.1 3.34.0 3.37.0
+PRELOAD_SQLITE := 3.31.1 3.37.0
 test-versions: build
 	mkdir -p build
 	for v in $(OLD_SQLITE); do src=$$(scripts/old-sqlite.sh $$v) && \
 	  gcc -O0 -w -DSQLITE_ENABLE_DBPAGE_VTAB -I$$src -o build/oldhost-$$v tests/c/oldhost.c $$src/sqlite3.c -ldl -lpthread -lm && \
 	  d=$$(mktemp -d) && build/oldhost-$$v $(CURDIR)/$(LIB) $$d && rm -rf $$d || exit 1; done
+	d=$$(mktemp -d) && WALGUARD_WAL_RESET_FIX=off build/oldhost-3.31.1 $(CURDIR)/$(LIB) $$d && rm -rf $$d
 	gcc -Wall -O1 -o build/oldhost-system tests/c/oldhost.c -lsqlite3
 	d=$$(mktemp -d) && build/oldhost-system $(CURDIR)/$(LIB) $$d && rm -rf $$d
+	for v in $(PRELOAD_SQLITE); do src=$$(scripts/old-sqlite.sh $$v) && mkdir -p build/libsqlite3-$$v && \
+	  gcc -O0 -w -shared -fPIC -o build/libsqlite3-$$v/libsqlite3.so.0 $$src/sqlite3.c -ldl -lpthread -lm && \
+	  ln -sf libsqlite3.so.0 build/libsqlite3-$$v/libsqlite3.so && \
+	  gcc -Wall -O1 -I$$src -o build/preloadhost-$$v tests/c/preloadhost.c -Lbuild/libsqlite3-$$v -lsqlite3 && \
+	  d=$$(mktemp -d) && LD_LIBRARY_PATH=build/libsqlite3-$$v LD_PRELOAD=$(CURDIR)/libwalguard_preload.so WALGUARD_LIB=$(CURDIR)/$(LIB) \
+	    build/preloadhost-$$v $$d && rm -rf $$d || exit 1; done
+	gcc -Wall -O1 -o build/preloadhost-system tests/c/preloadhost.c -lsqlite3
+	d=$$(mktemp -d) && LD_PRELOAD=$(CURDIR)/libwalguard_preload.so WALGUARD_LIB=$(CURDIR)/$(LIB) build/preloadhost-system $$d && rm -rf $$d
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test

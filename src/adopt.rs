@@ -39,9 +39,20 @@ pub unsafe fn guard_open_files(db: *mut ffi::sqlite3, api: *const ffi::sqlite3_a
     }
 }
 
+/// Adopt the main database file of a connection being opened (the preload's auto-extension):
+/// the only file such a connection has, named without asking SQLite, so nothing is read.
+///
+/// # Safety
+/// As [`guard_open_files`].
+pub unsafe fn guard_main(db: *mut ffi::sqlite3) {
+    // SAFETY: `main` is a schema of every connection.
+    unsafe { guard_schema(db, c"main".as_ptr()) };
+}
+
 /// Before SQLite 3.39.0 (no `sqlite3_db_name`): the schemas `PRAGMA database_list` names.
 /// That pragma reads the schema first, as the connection's next statement would have; if it
-/// cannot (a locked or damaged file), `main` is still adopted and the failure logged.
+/// cannot (a locked or damaged file, an authorizer that denies it), `main` is still adopted
+/// and the files ATTACHed before the load stay unguarded, which the log line says.
 ///
 /// # Safety
 /// As [`guard_open_files`].
@@ -64,7 +75,14 @@ unsafe fn guard_listed_schemas(db: *mut ffi::sqlite3) {
         rc
     };
     if rc != ffi::SQLITE_DONE {
-        host::log(ffi::SQLITE_WARNING, &format!("walguard: cannot list the loading connection's schemas (error {rc}); guarding main only"));
+        host::log(
+            ffi::SQLITE_WARNING,
+            &format!(
+                "walguard: cannot list the loading connection's schemas (PRAGMA database_list: error {rc}; SQLite {} has no \
+                 sqlite3_db_name): main is guarded, databases it ATTACHed before the load are NOT guarded",
+                host::libversion()
+            ),
+        );
         names = vec![c"main".to_owned()];
     }
     for name in &names {

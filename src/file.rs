@@ -22,7 +22,7 @@ use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
 use walguard_core::Policy;
-use walguard_core::checkpoint::{FCNTL_CKPT_DONE, FCNTL_CKPT_START};
+use walguard_core::checkpoint::{CheckpointSignal, FCNTL_CKPT_DONE, FCNTL_CKPT_START};
 use walguard_core::header::READ_VERSION_OFFSET;
 use walguard_core::wal_reset::SHM_UNLOCK;
 
@@ -147,12 +147,15 @@ unsafe fn guarded_here(file: *mut ffi::sqlite3_file) -> bool {
     })
 }
 
-/// The methods both tables replace, for locator `L`.
+/// The methods both tables replace, for locator `L`. The wal-index methods are watched for the
+/// WAL-reset salt check, and on hosts older than 3.32.0 for their checkpoints
+/// (`walguard_core::checkpoint`).
 fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sqlite3_io_methods) {
     table.xWrite = Some(write::<L>);
     table.xUnlock = lower.xUnlock.and(Some(unlock::<L>));
     table.xFileControl = Some(file_control::<L>);
-    if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && config::wal_reset_fix() {
+    let watch_shm = config::wal_reset_fix() || CheckpointSignal::for_host(host::libversion_number()) == CheckpointSignal::CheckpointLock;
+    if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && watch_shm {
         table.xShmLock = Some(shm_lock::<L>);
         table.xShmMap = Some(shm_map::<L>);
         table.xShmUnmap = Some(shm_unmap::<L>);

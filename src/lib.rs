@@ -81,7 +81,7 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
     api: *mut ffi::sqlite3_api_routines,
 ) -> c_int {
     // SAFETY: SQLite's own arguments.
-    match unsafe { init(db, api) } {
+    match unsafe { init(db, api, Loaded::Explicitly) } {
         Ok(()) => ffi::SQLITE_OK_LOAD_PERMANENTLY,
         Err((rc, message)) => {
             // SAFETY: the message is allocated by the host that will free it: its own
@@ -93,9 +93,19 @@ pub unsafe extern "C" fn sqlite3_walguard_init(
     }
 }
 
+/// How the entry point was reached.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loaded {
+    /// `sqlite3_load_extension` on a connection that may have files open and ATTACHed.
+    Explicitly,
+    /// An auto-extension, inside `sqlite3_open` of a connection whose only file is its main
+    /// database, not yet read: adopting it must neither read it nor fail the open.
+    AtOpen,
+}
+
 /// # Safety
 /// As [`sqlite3_walguard_init`].
-unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Result<(), (c_int, String)> {
+unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines, loaded: Loaded) -> Result<(), (c_int, String)> {
     let fail = |message: String| (ffi::SQLITE_ERROR, message);
     if HOST_API.get().is_some_and(|&first| first != api as usize) {
         return Err(fail("walguard: already loaded by another SQLite library in this process; load it into one SQLite only".to_owned()));
@@ -105,9 +115,14 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines) -> Re
     unsafe { ffi::rusqlite_extension_init2(api) }.map_err(|e| fail(format!("walguard: cannot load: {e}")))?;
     HOST_API.get_or_init(|| api as usize);
     let registration = config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)?;
-    // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite.
-    // Files guarded by any copy of walguard are left alone (`file::adopt`).
-    unsafe { adopt::guard_open_files(db, api) };
+    // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite;
+    // `api` its host's table. Files guarded by any copy of walguard are left alone (`file::adopt`).
+    unsafe {
+        match loaded {
+            Loaded::Explicitly => adopt::guard_open_files(db, api),
+            Loaded::AtOpen => adopt::guard_main(db),
+        }
+    };
     if registration == vfs::Registration::Deferred {
         defer_to_the_copy_in_charge();
         return Ok(());
@@ -154,9 +169,13 @@ pub unsafe extern "C" fn sqlite3_walguard_auto_init(
     err_msg: *mut *mut c_char,
     api: *mut ffi::sqlite3_api_routines,
 ) -> c_int {
-    // SAFETY: the caller's arguments, passed on.
-    match unsafe { sqlite3_walguard_init(db, err_msg, api) } {
-        ffi::SQLITE_OK_LOAD_PERMANENTLY => ffi::SQLITE_OK,
-        rc => rc,
+    // SAFETY: SQLite's own arguments.
+    match unsafe { init(db, api, Loaded::AtOpen) } {
+        Ok(()) => ffi::SQLITE_OK,
+        Err((rc, message)) => {
+            // SAFETY: as in `sqlite3_walguard_init`.
+            unsafe { host::set_error(api, err_msg, &message) };
+            rc
+        }
     }
 }

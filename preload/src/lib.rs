@@ -33,7 +33,7 @@
 //!   (`sqlite3_load_extension` is there and `OMIT_LOAD_EXTENSION` is not a compile option) and
 //!   is not an encrypting build (no `sqlite3_key`: walguard reads the database header, which those encrypt).
 //!   The preload's auto-extension, which calls that SQLite's copy of walguard's entry point
-//!   (`sqlite3_walguard_init`), is registered with that SQLite's `sqlite3_auto_extension`,
+//!   (`sqlite3_walguard_auto_init`), is registered with that SQLite's `sqlite3_auto_extension`,
 //!   then a throwaway `:memory:` connection is opened and closed
 //!   with that SQLite: it initialises SQLite, and walguard registers its VFS as the default.
 //!   Only then does the application's open proceed, so its first connection, like every
@@ -230,15 +230,14 @@ fn walguard_entry(path: &CStr, private: bool) -> Result<*mut c_void, String> {
         if handle.is_null() {
             return Err(dl_error());
         }
-        let init = dlsym(handle, c"sqlite3_walguard_init".as_ptr());
-        if init.is_null() { Err(format!("{shown}: no sqlite3_walguard_init")) } else { Ok(init) }
+        let init = dlsym(handle, c"sqlite3_walguard_auto_init".as_ptr());
+        if init.is_null() { Err(format!("{shown}: no sqlite3_walguard_auto_init")) } else { Ok(init) }
     }
 }
 
 type Init = unsafe extern "C" fn(*mut c_void, *mut *mut c_char, *const c_void) -> c_int;
-const SQLITE_OK_LOAD_PERMANENTLY: c_int = 256;
 
-/// The walguard entry point (`sqlite3_walguard_init` of its copy) of each guarded SQLite,
+/// The walguard entry point (`sqlite3_walguard_auto_init` of its copy) of each guarded SQLite,
 /// by the address of the API table that SQLite hands its auto-extensions.
 static ENTRIES: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
@@ -248,10 +247,11 @@ thread_local! {
 }
 
 /// The one auto-extension the preload registers, with every SQLite it guards: it calls the
-/// entry point of that SQLite's copy of walguard. Calling each copy's `sqlite3_walguard_init`
-/// by its address, rather than registering its `sqlite3_walguard_auto_init`, matters: that
-/// function reaches `sqlite3_walguard_init` through the dynamic symbol table, where a copy
-/// SQLite loaded with `RTLD_GLOBAL` (`load_extension`) would answer for every other copy.
+/// entry point of that SQLite's copy of walguard, `sqlite3_walguard_auto_init`, found by
+/// `dlsym` on that copy's own handle and called by its address, so a copy SQLite loaded with
+/// `RTLD_GLOBAL` (`load_extension`) never answers for another. That entry point adopts only the
+/// main file of the connection being opened and reads nothing: the open stays exactly the
+/// application's.
 ///
 /// # Safety
 /// Called by SQLite as an auto-extension, with a connection, an error slot and its API table.
@@ -270,11 +270,8 @@ unsafe extern "C" fn entry(db: *mut c_void, err: *mut *mut c_char, api: *const c
             }
         }
     };
-    // SAFETY: `init` is sqlite3_walguard_init of the copy loaded for the SQLite owning `api`.
-    match unsafe { std::mem::transmute::<usize, Init>(init)(db, err, api) } {
-        SQLITE_OK_LOAD_PERMANENTLY => SQLITE_OK,
-        rc => rc,
-    }
+    // SAFETY: `init` is sqlite3_walguard_auto_init of the copy loaded for the SQLite owning `api`.
+    unsafe { std::mem::transmute::<usize, Init>(init)(db, err, api) }
 }
 
 /// What was decided for one SQLite (one object defining the API).
