@@ -94,34 +94,42 @@ unsafe fn guard_listed_schemas(db: *mut ffi::sqlite3) {
 /// # Safety
 /// As [`guard_open_files`]; `schema` names a schema of `db`.
 unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
-    // SAFETY: documented lookups on a live connection; the filename lives as long as the
-    // schema stays attached, i.e. as long as its file is open.
-    unsafe {
-        let path = ffi::sqlite3_db_filename(db, schema);
-        let schema_name = CStr::from_ptr(schema).to_string_lossy();
-        if path.is_null() || *path == 0 {
-            return; // temp or in-memory: nothing another process could share
-        }
-        let path_text = String::from_utf8_lossy(host::bytes(path).unwrap_or_default()).into_owned();
-        let file: *mut ffi::sqlite3_file = file_control_pointer(db, schema, ffi::SQLITE_FCNTL_FILE_POINTER).cast();
-        let vfs: *mut ffi::sqlite3_vfs = file_control_pointer(db, schema, ffi::SQLITE_FCNTL_VFS_POINTER).cast();
-        if vfs.is_null() || CStr::from_ptr((*vfs).zName) == c"memdb" {
-            return; // a deserialized, in-memory image
-        }
-        if file.is_null() || (*file).pMethods.is_null() {
-            warn(&format!("cannot guard schema {schema_name}: its file is not open"), &path_text);
-            return;
-        }
-        let read_only = ffi::sqlite3_db_readonly(db, schema) == 1;
-        match file::adopt(file, vfs, path, db, read_only) {
-            Ok(policy) => host::log(
-                ffi::SQLITE_NOTICE,
-                &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),
-            ),
-            Err(NotAdopted::AlreadyGuarded) => {}
-            Err(NotAdopted::UnknownVersion(v)) => {
-                warn(&format!("cannot guard schema {schema_name}: io-methods version {v} is unknown"), &path_text)
-            }
+    // SAFETY: documented lookups on a live connection and one of its schemas; the filename lives
+    // as long as the schema stays attached, i.e. as long as its file is open.
+    let (path, schema_name) = unsafe { (ffi::sqlite3_db_filename(db, schema), CStr::from_ptr(schema).to_string_lossy()) };
+    // SAFETY: `path` is null or a NUL-terminated filename (see above).
+    let Some(path_bytes) = (unsafe { host::bytes(path) }).filter(|bytes| !bytes.is_empty()) else {
+        return; // temp or in-memory: nothing another process could share
+    };
+    let path_text = String::from_utf8_lossy(path_bytes).into_owned();
+    // SAFETY: both file-controls write one pointer; `db` and `schema` as above.
+    let (file, vfs): (*mut ffi::sqlite3_file, *mut ffi::sqlite3_vfs) = unsafe {
+        (
+            file_control_pointer(db, schema, ffi::SQLITE_FCNTL_FILE_POINTER).cast(),
+            file_control_pointer(db, schema, ffi::SQLITE_FCNTL_VFS_POINTER).cast(),
+        )
+    };
+    // SAFETY: a registered VFS has a static, NUL-terminated name.
+    if vfs.is_null() || unsafe { CStr::from_ptr((*vfs).zName) } == c"memdb" {
+        return; // a deserialized, in-memory image
+    }
+    // SAFETY: SQLite's own file object of an attached schema, valid while it stays attached.
+    if file.is_null() || unsafe { (*file).pMethods }.is_null() {
+        warn(&format!("cannot guard schema {schema_name}: its file is not open"), &path_text);
+        return;
+    }
+    // SAFETY: as above.
+    let read_only = unsafe { ffi::sqlite3_db_readonly(db, schema) } == 1;
+    // SAFETY: `file` is open by `vfs`, `path` its name, `db` the connection using it, under
+    // the connection's mutex (the load holds it).
+    match unsafe { file::adopt(file, vfs, path, db, read_only) } {
+        Ok(policy) => host::log(
+            ffi::SQLITE_NOTICE,
+            &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),
+        ),
+        Err(NotAdopted::AlreadyGuarded) => {}
+        Err(NotAdopted::UnknownVersion(v)) => {
+            warn(&format!("cannot guard schema {schema_name}: io-methods version {v} is unknown"), &path_text)
         }
     }
 }

@@ -176,50 +176,59 @@ pub unsafe fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    // SAFETY: as the caller vouches; a failed lower open leaves pMethods as the lower VFS set
-    // it, for SQLite to close, exactly as without walguard.
+    // URI parameters are read only from a URI filename, as SQLite's own VFSes do: a VFS above
+    // walguard may pass a plain name with nothing after it.
+    let uri = flags & ffi::SQLITE_OPEN_URI != 0;
+    // SAFETY: with `uri`, `name` is a database filename SQLite made, URI parameters after it.
+    let policy = match if uri { unsafe { policy_from_uri(name) } } else { Ok(config::default_policy()) } {
+        Ok(policy) => policy,
+        Err(message) => {
+            host::log(ffi::SQLITE_CANTOPEN, &message);
+            // SAFETY: `file` is SQLite's allocation; a null pMethods tells it nothing is open.
+            unsafe { (*file).pMethods = ptr::null() };
+            return ffi::SQLITE_CANTOPEN;
+        }
+    };
+    // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
+    let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
+    // SAFETY: SQLite's own arguments, passed on; the lower file takes the start of `file`.
+    let rc = unsafe { lower_open(lower_vfs, name, file, flags, out_flags) };
+    // SAFETY: whatever the outcome, the lower xOpen has set pMethods (null when nothing is open).
+    let lower_methods = unsafe { (*file).pMethods };
+    if rc != ffi::SQLITE_OK || lower_methods.is_null() {
+        return rc; // a failed lower open is left for SQLite to close, exactly as without walguard
+    }
+    // SAFETY: `name` is the NUL-terminated name SQLite passed; `lower_methods` the lower
+    // file's table, valid while it is open.
+    let (path, version) = unsafe { (String::from_utf8_lossy(host::bytes(name).unwrap_or_default()), (*lower_methods).iVersion) };
+    if !KNOWN_VERSIONS.contains(&version) {
+        host::log(ffi::SQLITE_WARNING, &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"));
+        return ffi::SQLITE_OK;
+    }
+    if policy == Policy::Off {
+        host::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
+    }
+    // SAFETY: `file` is open with `lower_methods` by `lower_vfs`; `name` stays valid until
+    // xClose; `uri` as above.
+    let mut guard = unsafe { Guard::new(file, lower_methods, lower_vfs, name, policy, uri) };
+    // SAFETY: `out_flags` is null or SQLite's output slot, just written by the lower xOpen.
+    if flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && unsafe { *out_flags } & ffi::SQLITE_OPEN_READONLY != 0) {
+        guard.opened_read_only();
+    }
+    // SAFETY: `lower_methods` is the lower file's valid table (checked non-null above).
+    let lower_table = unsafe { &*lower_methods };
+    let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_owned), ..*lower_table };
+    guard_methods::<Owned>(&mut methods, lower_table);
+    // SAFETY: `file` has the walguard VFS's szOsFile bytes, so the tail after the lower file is
+    // in bounds, aligned, and unused until now (`shim::tail`); SQLite reads pMethods only after
+    // xOpen returns, when it points at the table inside the tail, which lives until xClose.
     unsafe {
-        // URI parameters are read only from a URI filename, as SQLite's own VFSes do: a VFS above
-        // walguard may pass a plain name with nothing after it.
-        let uri = flags & ffi::SQLITE_OPEN_URI != 0;
-        let policy = match if uri { policy_from_uri(name) } else { Ok(config::default_policy()) } {
-            Ok(policy) => policy,
-            Err(message) => {
-                host::log(ffi::SQLITE_CANTOPEN, &message);
-                (*file).pMethods = ptr::null();
-                return ffi::SQLITE_CANTOPEN;
-            }
-        };
-        let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
-        let rc = lower_open(lower_vfs, name, file, flags, out_flags);
-        let lower_methods = (*file).pMethods;
-        if rc != ffi::SQLITE_OK || lower_methods.is_null() {
-            return rc;
-        }
-        let path = String::from_utf8_lossy(host::bytes(name).unwrap_or_default());
-        let version = (*lower_methods).iVersion;
-        if !KNOWN_VERSIONS.contains(&version) {
-            host::log(
-                ffi::SQLITE_WARNING,
-                &format!("walguard: io-methods version {version} is unknown, so the file is NOT guarded: '{path}'"),
-            );
-            return ffi::SQLITE_OK;
-        }
-        if policy == Policy::Off {
-            host::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path}'"));
-        }
-        let mut guard = Guard::new(file, lower_methods, lower_vfs, name, policy, uri);
-        if flags & ffi::SQLITE_OPEN_READONLY != 0 || (!out_flags.is_null() && *out_flags & ffi::SQLITE_OPEN_READONLY != 0) {
-            guard.opened_read_only();
-        }
-        let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_owned), ..*lower_methods };
-        guard_methods::<Owned>(&mut methods, &*lower_methods);
         let tail = shim::tail::<DbTail>(file);
         ptr::write(tail, DbTail { methods, guard });
         (*file).pMethods = &raw const (*tail).methods;
         registry(&OWNED).push((name as usize, &raw mut (*tail).guard as usize));
-        ffi::SQLITE_OK
     }
+    ffi::SQLITE_OK
 }
 
 /// The io-methods versions whose every field walguard's table carries: a newer table would

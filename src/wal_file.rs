@@ -45,24 +45,34 @@ pub unsafe fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    // SAFETY: as the caller vouches; a failed lower open is SQLite's to close, as without
-    // walguard.
+    // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
+    let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
+    // SAFETY: SQLite's own arguments, passed on; a failed lower open is SQLite's to close, as
+    // without walguard.
+    let rc = unsafe { lower_open(lower_vfs, name, file, flags, out_flags) };
+    // SAFETY: the lower xOpen has set pMethods (null when nothing is open), a valid table if set.
+    let lower_methods = unsafe { (*file).pMethods };
+    if rc != ffi::SQLITE_OK || lower_methods.is_null() {
+        return rc;
+    }
+    // SAFETY: the lower file's table, non-null.
+    if !file::KNOWN_VERSIONS.contains(&unsafe { (*lower_methods).iVersion }) {
+        return rc;
+    }
+    let Some(db) = file::guard_of_wal(name) else {
+        return rc; // not a database walguard opened: the lower VFS owns the WAL outright
+    };
+    // SAFETY: checked non-null and of a known version above.
+    let methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), ..unsafe { *lower_methods } };
+    // SAFETY: `file` has the walguard VFS's szOsFile bytes, so the tail after the lower file is
+    // in bounds, aligned and unused (`shim::tail`); SQLite reads pMethods only after xOpen
+    // returns, when it points at the table inside the tail, which lives until xClose.
     unsafe {
-        let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
-        let rc = lower_open(lower_vfs, name, file, flags, out_flags);
-        let lower_methods = (*file).pMethods;
-        if rc != ffi::SQLITE_OK || lower_methods.is_null() || !file::KNOWN_VERSIONS.contains(&(*lower_methods).iVersion) {
-            return rc;
-        }
-        let Some(db) = file::guard_of_wal(name) else {
-            return rc; // not a database walguard opened: the lower VFS owns the WAL outright
-        };
-        let methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), ..*lower_methods };
         let tail = shim::tail::<WalTail>(file);
         ptr::write(tail, WalTail { methods, lower_methods, db, frames: FrameTracker::default() });
         (*file).pMethods = &raw const (*tail).methods;
-        rc
     }
+    rc
 }
 
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
