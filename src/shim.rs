@@ -81,42 +81,18 @@ unsafe fn tail_at<T>(file: *mut ffi::sqlite3_file, offset: usize) -> *mut T {
 
 #[cfg(test)]
 mod tests {
-    use std::alloc::{Layout, alloc_zeroed, dealloc};
     use std::mem::MaybeUninit;
     use std::{ptr, slice};
 
     use super::*;
     use crate::file::DbTail;
+    use crate::testing::Allocation;
     use crate::wal_file::WalTail;
 
-    /// The memory SQLite hands to `xOpen`: exactly `szOsFile` bytes, aligned to 8 and no more
-    /// (run Miri with `-Zmiri-symbolic-alignment-check` so that it holds the tail to that).
-    struct Allocation {
-        ptr: *mut u8,
-        layout: Layout,
-    }
-
-    impl Allocation {
-        fn new(size: c_int) -> Allocation {
-            let layout = Layout::from_size_align(usize::try_from(size).unwrap(), SQLITE_ALIGNMENT).unwrap();
-            // SAFETY: the layout has a non-zero size (the tail is never empty).
-            let ptr = unsafe { alloc_zeroed(layout) };
-            assert!(!ptr.is_null());
-            Allocation { ptr, layout }
-        }
-    }
-
-    impl Drop for Allocation {
-        fn drop(&mut self) {
-            // SAFETY: allocated in `new` with this layout.
-            unsafe { dealloc(self.ptr, self.layout) };
-        }
-    }
-
     /// Open a file as SQLite and walguard do over a lower VFS whose files take `lower` bytes:
-    /// the lower file fills the start, then a whole `T` is written at the tail. Under Miri, a
-    /// tail past the end of the allocation or misaligned for `T` is reported as UB; natively, the
-    /// assertions check the same.
+    /// exactly `szOsFile` bytes aligned to 8, the lower file at the start, then a whole `T`
+    /// written at the tail. Under Miri, a tail past the end of the allocation or misaligned for
+    /// `T` is reported as UB; natively, the assertions check the same.
     fn open_as_sqlite_does<T>(lower: c_int) {
         let layout = layout(lower).expect("a layout for any lower size SQLite could allocate");
         let memory = Allocation::new(layout.os_file_size);

@@ -80,7 +80,7 @@ unsafe fn register_once() -> Result<Registration, String> {
 ///
 /// # Safety
 /// `lower_vfs` points to a valid, registered VFS.
-unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> Result<ffi::sqlite3_vfs, String> {
+pub unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> Result<ffi::sqlite3_vfs, String> {
     // SAFETY: the caller vouches for `lower_vfs`.
     let b = unsafe { &*lower_vfs };
     let v3 = b.iVersion >= 3;
