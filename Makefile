@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
 
 all: build
 
@@ -30,8 +30,9 @@ build: deps
 test: build deps-test
 	@scripts/run-tests.sh
 
-test-core:
+test-core: deps
 	$(CARGO) test -p walguard-core
+	$(CARGO) test -p walguard --lib
 
 # The development loop: core, SQL and host tests (about a minute once built).
 check: test-core test-sql test-host
@@ -173,6 +174,23 @@ readme: clients-run
 # valgrind memcheck over the shell scripts and the Rust host tests (about a minute).
 memcheck: build deps-test
 	scripts/memcheck.sh
+
+# The pure parts under Miri (nightly, installed when missing): walguard-core's unit, property
+# and model tests with MIRI_CASES cases each, and the extension's unit tests, which run its
+# files and VFS methods over a stand-in host and an in-memory lower VFS (src/testing.rs), in
+# memory laid out as SQLite allocates it. The isolation is off so that proptest reads its
+# regression files and the PROPTEST_ variables; XorShift, because ChaCha costs seconds a case
+# under Miri; the symbolic alignment check holds memory to the alignment it was allocated with
+# (SQLite promises 8), not to whatever its address happens to be; permissive provenance, said
+# aloud: libsqlite3-sys keeps the host's functions as addresses, walguard's registries too.
+MIRI_TOOLCHAIN ?= nightly
+MIRI_CASES ?= 16
+MIRI_ENV = PROPTEST_CASES=$(MIRI_CASES) PROPTEST_RNG_ALGORITHM=xs \
+	MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-symbolic-alignment-check -Zmiri-permissive-provenance $(MIRIFLAGS)"
+miri: deps
+	@MIRI_TOOLCHAIN=$(MIRI_TOOLCHAIN) scripts/ensure-deps.sh miri
+	$(MIRI_ENV) $(CARGO) +$(MIRI_TOOLCHAIN) miri test -p walguard-core
+	$(MIRI_ENV) $(CARGO) +$(MIRI_TOOLCHAIN) miri test -p walguard --lib
 
 # Bare default VFS against walguard, instructions (callgrind) and wall time (a few minutes).
 bench: build

@@ -4,7 +4,18 @@
 #   scripts/ensure-deps.sh test    + the sqlite3 shell, Debian's python3, Tcl's sqlite3
 #   scripts/ensure-deps.sh valgrind  + valgrind
 #   scripts/ensure-deps.sh clients   the Go, Java, PHP, Ruby and Perl clients (tests/clients/run.sh)
+#   scripts/ensure-deps.sh miri      Miri on the nightly toolchain $MIRI_TOOLCHAIN (nightly), through rustup
 set -euo pipefail
+if [ "${1:-}" = miri ]; then
+  toolchain=${MIRI_TOOLCHAIN:-nightly}
+  # Installed only when missing: `rustup toolchain install` on an installed nightly updates it.
+  if ! cargo "+$toolchain" miri --version >/dev/null 2>&1 ||
+    ! rustup component list --toolchain "$toolchain" --installed 2>/dev/null | grep -q '^rust-src'; then
+    echo "installing: Rust $toolchain with miri"
+    rustup toolchain install "$toolchain" --profile minimal --component miri,rust-src
+  fi
+  exit 0
+fi
 want=(libclang-dev libsqlite3-dev pkg-config)
 case "${1:-build}" in
   test) want+=(sqlite3 python3 tcl libsqlite3-tcl libsqlite3-mod-spatialite) ;;

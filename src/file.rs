@@ -482,3 +482,186 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
         g.file_control(op, arg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use walguard_core::header::MAGIC;
+    use walguard_core::journal::{JOURNAL_MAGIC, page_checksum};
+    use walguard_core::wal_reset::{CKPT_LOCK, READ_LOCK_0, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, WAL_INDEX_VERSION};
+
+    use super::*;
+    use crate::testing::{self, Allocation, Names, Open, take_log, take_sqlite_string};
+
+    const PAGE: usize = 4096;
+    const FLAGS: c_int = ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE;
+
+    /// A page 1 whose header says `version` at bytes 18 and 19 (2: WAL, 1: rollback).
+    pub fn page1(version: u8) -> Vec<u8> {
+        let mut page = vec![0; PAGE];
+        page[..16].copy_from_slice(MAGIC);
+        page[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
+        page[18] = version;
+        page[19] = version;
+        page[21..24].copy_from_slice(&[64, 32, 32]);
+        page
+    }
+
+    /// A rollback journal as SQLite writes it, holding `page` as page 1.
+    fn journal(page: &[u8]) -> Vec<u8> {
+        let mut journal = vec![0; 512];
+        journal[..8].copy_from_slice(&JOURNAL_MAGIC);
+        journal[8..12].copy_from_slice(&1u32.to_be_bytes());
+        journal[12..16].copy_from_slice(&7u32.to_be_bytes());
+        journal[16..20].copy_from_slice(&2u32.to_be_bytes());
+        journal[20..24].copy_from_slice(&512u32.to_be_bytes());
+        journal[24..28].copy_from_slice(&(PAGE as u32).to_be_bytes());
+        journal.extend_from_slice(&1u32.to_be_bytes());
+        journal.extend_from_slice(page);
+        journal.extend_from_slice(&page_checksum(7, page).to_be_bytes());
+        journal
+    }
+
+    fn name(names: &Names) -> &CStr {
+        // SAFETY: a NUL-terminated name inside `names`.
+        unsafe { CStr::from_ptr(names.db()) }
+    }
+
+    fn journal_name(names: &Names) -> &CStr {
+        // SAFETY: as above.
+        unsafe { CStr::from_ptr(names.journal()) }
+    }
+
+    /// Both layers on a database opened through walguard, from the open to the close: the
+    /// table and the guard in the tail, found from the file pointer; the header, the journal
+    /// (through a file walguard opens itself) and the answers it allocates for SQLite.
+    #[test]
+    fn a_database_opened_through_walguard() {
+        let names = Names::new("/mem/opened.db", &[]);
+        // SAFETY: `names` outlives the file.
+        let db = unsafe { Open::new(names.db(), FLAGS) };
+        assert_eq!(db.rc, ffi::SQLITE_OK);
+        let (start, table) = (db.memory.ptr as usize, db.methods() as *const _ as usize);
+        let tail = start + shim::tail_offset()..start + db.memory.layout.size();
+        assert!(tail.contains(&table), "walguard's table is in its struct, after the lower file");
+
+        // A new rollback database: its pages, and layer 1 lets a rollback mode through.
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_OK);
+        assert_eq!(db.write(PAGE as i64, &[7; PAGE]), ffi::SQLITE_OK);
+        assert_eq!(db.read(0, 100), (ffi::SQLITE_OK, page1(1)[..100].to_vec()));
+        assert_eq!(db.pragma(c"journal_mode", Some(c"delete")), (ffi::SQLITE_NOTFOUND, None));
+
+        // To WAL; in the same transaction this handle may put back the page it replaced (a
+        // journal in memory); once the transaction has ended, both layers refuse.
+        assert_eq!(db.write(0, &page1(2)), ffi::SQLITE_OK);
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_OK);
+        assert_eq!(db.write(0, &page1(2)), ffi::SQLITE_OK);
+        assert_eq!(db.unlock(ffi::SQLITE_LOCK_NONE), ffi::SQLITE_OK);
+        let (rc, message) = db.pragma(c"journal_mode", Some(c"DELETE"));
+        assert_eq!(rc, ffi::SQLITE_ERROR);
+        assert!(message.unwrap().starts_with("walguard: refused journal_mode=DELETE on '/mem/opened.db'"));
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
+        // A journal that holds another page 1, then one that holds this one: a restore.
+        testing::set_file(journal_name(&names), &journal(&page1(0)));
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
+        assert_eq!(testing::file_contents(name(&names)).unwrap()[..PAGE], page1(2));
+        testing::set_file(journal_name(&names), &journal(&page1(1)));
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_OK);
+        assert_eq!(testing::file_contents(name(&names)).unwrap()[..PAGE], page1(1));
+        assert_eq!(db.write(0, &page1(2)), ffi::SQLITE_OK);
+
+        assert_eq!(db.pragma(c"walguard", None), (ffi::SQLITE_OK, Some("enforce".to_owned())));
+        let mut vfs_name: *mut c_char = ptr::null_mut();
+        // SAFETY: VFSNAME's out-parameter; the string is ours to free.
+        unsafe {
+            assert_eq!(db.file_control(ffi::SQLITE_FCNTL_VFSNAME, (&raw mut vfs_name).cast()), ffi::SQLITE_OK);
+            assert_eq!(take_sqlite_string(vfs_name).as_deref(), Some("walguard/mem"));
+        }
+        let log = take_log();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert!(log[0].1.starts_with("walguard: refused journal_mode=DELETE, policy enforce"), "{log:?}");
+        assert!(
+            log[1..].iter().all(|(code, line)| *code == ffi::SQLITE_IOERR_WRITE && line.contains("a header write leaving WAL")),
+            "{log:?}"
+        );
+
+        assert_eq!(db.close(), ffi::SQLITE_OK);
+        assert!(guard_of_wal(names.wal()).is_none(), "the closed database is unregistered");
+    }
+
+    /// A URI parameter that is not a policy fails the open, before the lower VFS opens anything.
+    #[test]
+    fn an_invalid_policy_fails_the_open() {
+        let names = Names::new("/mem/invalid-policy.db", &[("walguard", "bogus")]);
+        // SAFETY: `names` outlives the call.
+        let db = unsafe { Open::new(names.db(), FLAGS | ffi::SQLITE_OPEN_URI) };
+        assert_eq!(db.rc, ffi::SQLITE_CANTOPEN);
+        // SAFETY: the failed open left a null table, as SQLite expects.
+        assert!(unsafe { (*db.file()).pMethods }.is_null());
+        let log = take_log();
+        assert!(log.len() == 1 && log[0].1.contains("invalid value 'bogus' for URI parameter walguard"), "{log:?}");
+    }
+
+    /// SQLite's WAL-reset race, as the wal-index shows it: the salts change between the
+    /// checkpointer's CKPT lock and its READ_LOCK(0); walguard reads them from the mapping the
+    /// lower VFS handed out.
+    #[test]
+    fn a_checkpoint_is_held_back_when_the_wal_was_reset_under_it() {
+        let names = Names::new("/mem/reset.db", &[("walguard", "keep")]);
+        // SAFETY: `names` outlives the file.
+        let db = unsafe { Open::new(names.db(), FLAGS | ffi::SQLITE_OPEN_URI) };
+        assert_eq!(db.rc, ffi::SQLITE_OK);
+        assert_eq!(db.pragma(c"walguard", None), (ffi::SQLITE_OK, Some("keep".to_owned())));
+        let methods = db.methods();
+        let (map, lock, unmap) = (methods.xShmMap.unwrap(), methods.xShmLock.unwrap(), methods.xShmUnmap.unwrap());
+        // SAFETY: the shm calls as SQLite makes them; the region is 32 KiB, mapped until xShmUnmap.
+        unsafe {
+            let mut region: *mut c_void = ptr::null_mut();
+            assert_eq!(map(db.file(), 0, 32768, 1, &mut region), ffi::SQLITE_OK);
+            let region = region.cast::<u8>();
+            region.cast::<u32>().write(WAL_INDEX_VERSION);
+            region.add(SALT_OFFSET).copy_from_nonoverlapping([1, 2, 3, 4, 5, 6, 7, 8].as_ptr(), 8);
+            assert_eq!(lock(db.file(), CKPT_LOCK, 1, SHM_LOCK | SHM_EXCLUSIVE), ffi::SQLITE_OK);
+            assert_eq!(lock(db.file(), READ_LOCK_0, 1, SHM_LOCK | SHM_EXCLUSIVE), ffi::SQLITE_OK, "same salts: the checkpoint goes on");
+            assert_eq!(lock(db.file(), READ_LOCK_0, 1, SHM_UNLOCK | SHM_EXCLUSIVE), ffi::SQLITE_OK);
+            region.add(SALT_OFFSET).write(9);
+            assert_eq!(lock(db.file(), READ_LOCK_0, 1, SHM_LOCK | SHM_EXCLUSIVE), ffi::SQLITE_BUSY, "the WAL was reset");
+            assert_eq!(lock(db.file(), CKPT_LOCK, 1, SHM_UNLOCK | SHM_EXCLUSIVE), ffi::SQLITE_OK);
+            assert_eq!(unmap(db.file(), 0), ffi::SQLITE_OK);
+        }
+        let log = take_log();
+        assert!(log.len() == 1 && log[0].1.starts_with("walguard: held back a checkpoint"), "{log:?}");
+        assert_eq!(db.close(), ffi::SQLITE_OK);
+    }
+
+    /// A file the loading connection opened before walguard: the lower VFS's own allocation,
+    /// with no room for walguard's struct, guarded through a table walguard allocates.
+    #[test]
+    fn a_database_adopted_at_load() {
+        let names = Names::new("/mem/adopted.db", &[("walguard", "keep")]);
+        testing::set_file(name(&names), &page1(2));
+        let lower_vfs = testing::lower_vfs();
+        // SAFETY: the open and the adoption as SQLite and walguard's init make them; `names`
+        // outlives the file; the file is closed before its memory is freed.
+        unsafe {
+            let memory = Allocation::new((*lower_vfs).szOsFile);
+            let file: *mut ffi::sqlite3_file = memory.ptr.cast();
+            assert_eq!((*lower_vfs).xOpen.unwrap()(lower_vfs, names.db(), file, FLAGS, ptr::null_mut()), ffi::SQLITE_OK);
+            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false), Ok(Policy::Keep)));
+            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false), Err(NotAdopted::AlreadyGuarded)));
+            let methods = &*(*file).pMethods;
+            let page = page1(1);
+            assert_eq!(methods.xWrite.unwrap()(file, page.as_ptr().cast(), PAGE as c_int, 0), ffi::SQLITE_IOERR_WRITE);
+            let page = page1(2);
+            assert_eq!(methods.xWrite.unwrap()(file, page.as_ptr().cast(), PAGE as c_int, 0), ffi::SQLITE_OK);
+            let mut az: [*mut c_char; 3] = [ptr::null_mut(), c"journal_mode".as_ptr().cast_mut(), c"delete".as_ptr().cast_mut()];
+            assert_eq!(methods.xFileControl.unwrap()(file, ffi::SQLITE_FCNTL_PRAGMA, az.as_mut_ptr().cast()), ffi::SQLITE_OK);
+            assert_eq!(take_sqlite_string(az[0]).as_deref(), Some("wal"), "policy keep answers wal");
+            assert_eq!(methods.xClose.unwrap()(file), ffi::SQLITE_OK);
+            assert!(!adopted().iter().any(|&(f, _)| f == file as usize));
+        }
+        let log = take_log();
+        assert_eq!(log.len(), 2, "{log:?}");
+    }
+}

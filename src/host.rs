@@ -45,12 +45,18 @@ pub unsafe fn set_error(api: *const ffi::sqlite3_api_routines, slot: *mut *mut c
     }
 }
 
-/// Write one line to SQLite's error log (`SQLITE_CONFIG_LOG`).
+/// Write one line to SQLite's error log (`SQLITE_CONFIG_LOG`). The unit tests, which run
+/// without SQLite, keep it instead (`sqlite3_log` is variadic: no Rust stand-in on stable).
 pub fn log(code: c_int, message: &str) {
     let mut line = message.replace('\0', " ").into_bytes();
     line.push(0);
+    #[cfg(test)]
+    crate::testing::log(code, &line);
+    #[cfg(not(test))]
     // SAFETY: "%s" consumes exactly the one NUL-terminated string passed.
-    unsafe { ffi::sqlite3_log(code, c"%s".as_ptr(), line.as_ptr().cast()) };
+    unsafe {
+        ffi::sqlite3_log(code, c"%s".as_ptr(), line.as_ptr().cast())
+    };
 }
 
 /// Borrow a C string's bytes; null gives `None`.
@@ -121,5 +127,44 @@ impl Drop for SqliteString {
     fn drop(&mut self) {
         // SAFETY: allocated by SQLite's allocator and owned by us (see `from_raw`).
         unsafe { ffi::sqlite3_free(self.0.as_ptr().cast()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::alloc::{Layout, alloc, dealloc};
+
+    use super::*;
+
+    /// `copy_with` with an allocator that gives exactly the bytes asked for: Miri reports a
+    /// write past them, natively the NUL is checked.
+    fn copy(text: &str) -> Option<Vec<u8>> {
+        let mut asked = 0;
+        let out = copy_with(
+            |n| {
+                asked = usize::try_from(n).unwrap();
+                // SAFETY: a non-zero size.
+                unsafe { alloc(Layout::array::<u8>(asked).unwrap()) }.cast()
+            },
+            text,
+        );
+        // SAFETY: `copy_with` wrote `asked` bytes, the last one NUL; freed with the layout it was
+        // allocated with.
+        unsafe {
+            let copied = bytes(out).map(<[u8]>::to_vec);
+            assert_eq!(copied.as_ref().map_or(0, Vec::len) + 1, asked);
+            dealloc(out.cast(), Layout::array::<u8>(asked).unwrap());
+            copied
+        }
+    }
+
+    #[test]
+    fn copies_fill_exactly_the_memory_asked_for() {
+        assert_eq!(copy("").as_deref(), Some(&b""[..]));
+        assert_eq!(copy("walguard: refused").as_deref(), Some(&b"walguard: refused"[..]));
+        assert_eq!(copy("cut\0here").as_deref(), Some(&b"cut"[..]), "an interior NUL ends the message");
+        let long = "x".repeat(5000);
+        assert_eq!(copy(&long).as_deref(), Some(long.as_bytes()));
+        assert!(copy_with(|_| ptr::null_mut(), "out of memory").is_null());
     }
 }

@@ -56,6 +56,8 @@ mod guard;
 mod host;
 mod shim;
 mod stats;
+#[cfg(test)]
+mod testing;
 mod vfs;
 mod wal_file;
 

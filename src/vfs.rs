@@ -69,7 +69,7 @@ unsafe fn register_once() -> Result<Registration, String> {
     let name = unsafe { std::ffi::CStr::from_ptr((*lower_vfs).zName) };
     LOWER_NAME.get_or_init(|| name.to_string_lossy().into_owned());
     // SAFETY: `lower_vfs` is a registered VFS; registered VFSes are never freed while in use.
-    let vfs = Box::leak(Box::new(unsafe { wrap(lower_vfs) }));
+    let vfs = Box::leak(Box::new(unsafe { wrap(lower_vfs) }?));
     // SAFETY: `vfs` is leaked, so it outlives every connection that will use it.
     let rc = unsafe { ffi::sqlite3_vfs_register(vfs, 1) };
     if rc == ffi::SQLITE_OK { Ok(Registration::InCharge) } else { Err(format!("walguard: sqlite3_vfs_register failed ({rc})")) }
@@ -80,15 +80,18 @@ unsafe fn register_once() -> Result<Registration, String> {
 ///
 /// # Safety
 /// `lower_vfs` points to a valid, registered VFS.
-unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
+pub unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> Result<ffi::sqlite3_vfs, String> {
     // SAFETY: the caller vouches for `lower_vfs`.
     let b = unsafe { &*lower_vfs };
     let v3 = b.iVersion >= 3;
     let v2 = b.iVersion >= 2;
-    ffi::sqlite3_vfs {
+    // Room for walguard's struct after the lower file (see `shim.rs`).
+    let Some(os_file_size) = shim::os_file_size(b.szOsFile) else {
+        return Err(format!("walguard: the default VFS's files take {} bytes, which leaves no room for walguard's state", b.szOsFile));
+    };
+    Ok(ffi::sqlite3_vfs {
         iVersion: b.iVersion.min(3),
-        // Room for walguard's struct after the lower file (see `shim.rs`).
-        szOsFile: c_int::try_from(shim::os_file_size(usize::try_from(b.szOsFile).unwrap_or(0))).unwrap_or(c_int::MAX),
+        szOsFile: os_file_size,
         mxPathname: b.mxPathname,
         pNext: ptr::null_mut(),
         zName: NAME.as_ptr(),
@@ -109,7 +112,7 @@ unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> ffi::sqlite3_vfs {
         xSetSystemCall: if v3 { b.xSetSystemCall.and(Some(set_system_call)) } else { None },
         xGetSystemCall: if v3 { b.xGetSystemCall.and(Some(get_system_call)) } else { None },
         xNextSystemCall: if v3 { b.xNextSystemCall.and(Some(next_system_call)) } else { None },
-    }
+    })
 }
 
 unsafe extern "C" fn open(

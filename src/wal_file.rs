@@ -150,3 +150,136 @@ fn check(wal: &mut WalTail, file: *mut ffi::sqlite3_file, offset: i64, data: &[u
     // calls on its database and WAL files.
     written.map_or(Ok(()), |byte| unsafe { (*wal.db).check_wal_page1(byte) })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{CStr, CString};
+
+    use walguard_core::header::MAGIC;
+    use walguard_core::wal::FRAME_HEADER_LEN;
+
+    use super::*;
+    use crate::testing::{self, Names, Open, take_log};
+
+    const PAGE: usize = 4096;
+    const DB_FLAGS: c_int = ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE;
+    const WAL_FLAGS: c_int = ffi::SQLITE_OPEN_WAL | ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE;
+    const FRAME: i64 = FRAME_HEADER_LEN + PAGE as i64;
+
+    fn page1(version: u8) -> Vec<u8> {
+        let mut page = vec![0; PAGE];
+        page[..16].copy_from_slice(MAGIC);
+        page[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
+        page[18] = version;
+        page[19] = version;
+        page[21..24].copy_from_slice(&[64, 32, 32]);
+        page
+    }
+
+    fn wal_header() -> Vec<u8> {
+        let mut header = vec![0; WAL_HEADER_LEN as usize];
+        header[..4].copy_from_slice(&0x377f_0682u32.to_be_bytes());
+        header[4..8].copy_from_slice(&3_007_000u32.to_be_bytes());
+        header[8..12].copy_from_slice(&(PAGE as u32).to_be_bytes());
+        header
+    }
+
+    fn frame_header(page_number: u32) -> Vec<u8> {
+        let mut header = vec![0; FRAME_HEADER_LEN as usize];
+        header[..4].copy_from_slice(&page_number.to_be_bytes());
+        header
+    }
+
+    fn frame_at(index: i64) -> i64 {
+        WAL_HEADER_LEN + index * FRAME
+    }
+
+    /// A guarded database in WAL mode, opened through walguard.
+    fn wal_database(names: &Names) -> Open {
+        // SAFETY: `names` outlives the file.
+        let db = unsafe { Open::new(names.db(), DB_FLAGS) };
+        assert_eq!(db.rc, ffi::SQLITE_OK);
+        assert_eq!(db.write(0, &page1(2)), ffi::SQLITE_OK);
+        assert_eq!(db.unlock(ffi::SQLITE_LOCK_NONE), ffi::SQLITE_OK);
+        db
+    }
+
+    fn in_tail(file: &Open) -> bool {
+        let table = file.methods() as *const _ as usize;
+        let start = file.memory.ptr as usize;
+        (start + shim::tail_offset()..start + file.memory.layout.size()).contains(&table)
+    }
+
+    /// Frames written as SQLite writes them (the header, then the page, in two writes); a
+    /// page-1 frame that leaves WAL refused; a page rewritten in place, whose page number
+    /// walguard reads back from the frame header on disk.
+    #[test]
+    fn a_wal_opened_through_walguard() {
+        let names = Names::new("/mem/frames.db", &[]);
+        let db = wal_database(&names);
+        // SAFETY: `names` outlives the file; the WAL's name is the one SQLite makes.
+        let wal = unsafe { Open::new(names.wal(), WAL_FLAGS) };
+        assert_eq!(wal.rc, ffi::SQLITE_OK);
+        assert!(in_tail(&wal), "the WAL is guarded, its table in walguard's struct");
+        assert_eq!(wal.write(0, &wal_header()), ffi::SQLITE_OK);
+        for (index, page_number, page) in [(0, 2, vec![7; PAGE]), (1, 1, page1(2))] {
+            assert_eq!(wal.write(frame_at(index), &frame_header(page_number)), ffi::SQLITE_OK);
+            assert_eq!(wal.write(frame_at(index) + FRAME_HEADER_LEN, &page), ffi::SQLITE_OK);
+        }
+        assert_eq!(wal.write(frame_at(2), &frame_header(1)), ffi::SQLITE_OK);
+        assert_eq!(wal.write(frame_at(2) + FRAME_HEADER_LEN, &page1(1)), ffi::SQLITE_IOERR_WRITE);
+        // Frame 1's page rewritten in place: its page number is on disk only.
+        assert_eq!(wal.write(frame_at(1) + FRAME_HEADER_LEN, &page1(1)), ffi::SQLITE_IOERR_WRITE);
+        assert_eq!(wal.write(frame_at(1) + FRAME_HEADER_LEN, &page1(2)), ffi::SQLITE_OK);
+        // A frame in one write.
+        assert_eq!(wal.write(frame_at(2), &[frame_header(1), page1(0)].concat()), ffi::SQLITE_IOERR_WRITE);
+        let log = take_log();
+        assert!(log.len() == 3 && log.iter().all(|(_, line)| line.contains("a WAL frame whose page 1 leaves WAL")), "{log:?}");
+        // SQLite closes the WAL before its database.
+        assert_eq!(wal.close(), ffi::SQLITE_OK);
+        assert_eq!(db.close(), ffi::SQLITE_OK);
+    }
+
+    /// A WAL with frames on disk before it is opened: walguard reads the page size from the
+    /// WAL header and the page number from the frame header, through the lower file.
+    #[test]
+    fn a_wal_reopened_reads_its_geometry_from_disk() {
+        let names = Names::new("/mem/reopened.db", &[]);
+        let db = wal_database(&names);
+        // SAFETY: a NUL-terminated name inside `names`.
+        let wal_name = unsafe { CStr::from_ptr(names.wal()) };
+        testing::set_file(wal_name, &[wal_header(), frame_header(1), page1(2)].concat());
+        // SAFETY: `names` outlives the file.
+        let wal = unsafe { Open::new(names.wal(), WAL_FLAGS) };
+        assert!(in_tail(&wal));
+        assert_eq!(wal.write(frame_at(0) + FRAME_HEADER_LEN, &page1(1)), ffi::SQLITE_IOERR_WRITE);
+        assert_eq!(wal.write(frame_at(0) + FRAME_HEADER_LEN, &page1(2)), ffi::SQLITE_OK);
+        assert_eq!(take_log().len(), 1);
+        assert_eq!(wal.close(), ffi::SQLITE_OK);
+        assert_eq!(db.close(), ffi::SQLITE_OK);
+    }
+
+    /// A WAL whose database walguard did not open belongs to the lower VFS; so may one whose
+    /// name a VFS above walguard copied (walguard reads the copy only up to its NUL).
+    #[test]
+    fn wals_walguard_cannot_place_are_the_lower_vfs_own() {
+        let names = Names::new("/mem/foreign.db", &[]);
+        // SAFETY: `names` outlives the file.
+        let foreign = unsafe { Open::new(names.wal(), WAL_FLAGS) };
+        assert_eq!(foreign.rc, ffi::SQLITE_OK);
+        assert!(!in_tail(&foreign), "the lower VFS's own table");
+        assert_eq!(foreign.write(0, &wal_header()), ffi::SQLITE_OK);
+        assert_eq!(foreign.close(), ffi::SQLITE_OK);
+
+        let names = Names::new("/mem/copied.db", &[]);
+        let db = wal_database(&names);
+        let copy = CString::new("/mem/copied.db-wal").unwrap();
+        // SAFETY: `copy` outlives the file.
+        let wal = unsafe { Open::new(copy.as_ptr(), WAL_FLAGS) };
+        assert_eq!(wal.rc, ffi::SQLITE_OK);
+        assert_eq!(wal.write(0, &wal_header()), ffi::SQLITE_OK);
+        assert_eq!(wal.close(), ffi::SQLITE_OK);
+        assert_eq!(db.close(), ffi::SQLITE_OK);
+        assert!(take_log().is_empty());
+    }
+}
