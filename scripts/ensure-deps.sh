@@ -4,7 +4,7 @@
 #   scripts/ensure-deps.sh test    + the sqlite3 shell, Debian's python3, Tcl's sqlite3
 #   scripts/ensure-deps.sh valgrind  + valgrind
 #   scripts/ensure-deps.sh clients   the Go, Java, PHP, Ruby and Perl clients (tests/clients/run.sh)
-#   scripts/ensure-deps.sh miri      Miri on the nightly toolchain $MIRI_TOOLCHAIN (nightly), through rustup
+#   scripts/ensure-deps.sh miri      Miri on the nightly toolchain $MIRI_TOOLCHAIN (pinned in the Makefile), through rustup
 set -euo pipefail
 if [ "${1:-}" = miri ]; then
   toolchain=${MIRI_TOOLCHAIN:-nightly}
