@@ -1,0 +1,311 @@
+#!/usr/bin/python3
+"""make peers: other projects' own test suites, without walguard and with it loaded into every
+process, compared test by test.
+
+    tests/peers/run.py ROOT [--suite NAME ...] [--mode MODE ...]
+
+ROOT is the repository root (libwalguard.so, libwalguard_preload.so, deploy/python and
+.deps/peers, which tests/peers/ensure.sh installs). Each suite runs once plain, then once in
+each guarded mode:
+
+  sitecustomize  PYTHONPATH=deploy/python with WALGUARD_LIB: what a user deploys for Python
+  preload        LD_PRELOAD=libwalguard_preload.so: what a user deploys for a whole service
+
+The plugin walguard_probe.py proves inside each run's own interpreter that walguard is loaded
+(guarded runs) or not (plain runs). Outcomes come from pytest's JUnit XML. Every test whose
+outcome differs from the plain run must be listed in expected-differences.txt; the run fails
+on an unexplained difference, on a listed one that no longer happens, on a probe that does not
+match its mode, and on a suite that did not run to its end. Logs, XML and probes are in
+build/peers/.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MODES = ("sitecustomize", "preload")
+TIMEOUT_PER_TEST = 300  # pytest-timeout: a hang ends the run with every thread's stack
+TIMEOUT_PER_RUN = 1800
+
+
+def pinned(name):
+    """The version of `name` in requirements.txt."""
+    for line in (HERE / "requirements.txt").read_text().splitlines():
+        found = re.fullmatch(rf"{re.escape(name)}==(\S+)", line.strip(), re.IGNORECASE)
+        if found:
+            return found.group(1)
+    raise SystemExit(f"{name} is not pinned in requirements.txt")
+
+
+# name: (unpacked sdist directory, pytest arguments relative to it, interpreter flags, why the
+# leaving out of anything left out)
+SUITES = {
+    "sqlite-utils": {
+        "src": f"sqlite_utils-{pinned('sqlite-utils')}",
+        "args": ["tests"],
+        "note": "the whole suite; SpatiaLite from Debian for tests/test_gis.py",
+    },
+    "sqlalchemy": {
+        "src": f"sqlalchemy-{pinned('SQLAlchemy')}",
+        # The SQLite dialect's own tests, the dialect compliance suite, engine and SQL
+        # expression tests, against a database file (`--db sqlite_file`: querytest.db in the
+        # run's directory) rather than :memory:, which never reaches a VFS's files.
+        "args": ["test/dialect/sqlite", "test/dialect/test_suite.py", "test/engine", "test/sql",
+                 "--db", "sqlite_file"],
+        # -s: SQLAlchemy's conftest puts the sdist's lib/ first on sys.path unless the user
+        # site is off; with -s the installed build (its Cython extensions) is tested.
+        "python_flags": ["-s"],
+        "note": "test/dialect/sqlite, test/dialect/test_suite.py, test/engine, test/sql with --db sqlite_file",
+    },
+    "diskcache": {
+        "src": f"diskcache-{pinned('diskcache')}",
+        "args": ["tests",
+                 # The sdist ships neither tests/settings.py nor tests/models.py, which this
+                 # module imports, nor docs/tutorial.rst, which test_tutorial reads.
+                 "--ignore", "tests/test_djangocache.py",
+                 "--deselect", "tests/test_doctest.py::test_tutorial"],
+        "note": "tests/ but test_djangocache.py and test_doctest.py::test_tutorial (their files are not in the sdist)",
+    },
+}
+
+
+def environment(root, mode, probe):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("WALGUARD_") and k not in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME")}
+    path = [str(HERE)]  # walguard_probe
+    if mode == "sitecustomize":
+        path.insert(0, str(root / "deploy" / "python"))
+        env["WALGUARD_LIB"] = str(root / "libwalguard.so")
+    elif mode == "preload":
+        env["LD_PRELOAD"] = str(root / "libwalguard_preload.so")
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env["WALGUARD_PEERS_PROBE"] = str(probe)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the unpacked sdists as they were
+    return env
+
+
+def run_suite(root, out, name, mode):
+    """One pytest run; returns (outcomes, record)."""
+    suite = SUITES[name]
+    src = root / ".deps" / "peers" / "src" / suite["src"]
+    work = out / name / mode
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    xml, log, probe = (out / name / f"{mode}{ext}" for ext in (".xml", ".log", ".probe.json"))
+    for stale in (xml, probe):
+        stale.unlink(missing_ok=True)
+    args = [str(src / a) if (src / a).exists() else a for a in suite["args"]]
+    command = [str(root / ".deps" / "peers" / "venv" / "bin" / "python"), *suite.get("python_flags", []),
+               "-m", "pytest", "-p", "walguard_probe", "-p", "no:cacheprovider",
+               f"--rootdir={src}", f"--junitxml={xml}", "-o", "junit_family=xunit1",
+               f"--timeout={TIMEOUT_PER_TEST}", "--timeout-method=thread", *args]
+    started = time.monotonic()
+    with open(log, "w") as log_file:
+        try:
+            # cwd: a directory of its own, for the files a suite leaves where it runs.
+            code = subprocess.run(command, cwd=work, env=environment(root, mode, probe),
+                                  stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=TIMEOUT_PER_RUN).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    record = {"seconds": time.monotonic() - started, "code": code, "log": log, "problems": []}
+    if code not in (0, 1):  # 1: some tests failed; anything else: the run did not finish
+        record["problems"].append(f"pytest ended with {code} (see {log})")
+    outcomes = parse_junit(xml, src) if xml.exists() else {}
+    if not outcomes:
+        record["problems"].append(f"no test outcomes in {xml}")
+    record["probe"] = json.loads(probe.read_text()) if probe.exists() else None
+    record["problems"] += check_probe(record["probe"], mode)
+    shutil.rmtree(work, ignore_errors=True)
+    return outcomes, record
+
+
+def parse_junit(xml, src):
+    """{test id: outcome}, the id as pytest prints it (path::Class::name) where it can be told."""
+    outcomes = {}
+    rank = ("failed", "error", "xfailed", "skipped", "passed")
+    for case in ET.parse(xml).iter("testcase"):
+        classname, name, file = case.get("classname", ""), case.get("name", ""), case.get("file")
+        test_id = f"{classname}::{name}"
+        if file and not file.startswith(".."):
+            module = file[:-3].replace("/", ".") if file.endswith(".py") else None
+            if module and (classname == module or classname.startswith(module + ".")):
+                test_id = "::".join([file, *filter(None, [classname[len(module) + 1:]]), name])
+        found = ["passed"]
+        for child in case:
+            if child.tag == "failure":
+                found.append("failed")
+            elif child.tag == "error":
+                found.append("error")
+            elif child.tag == "skipped":
+                found.append("xfailed" if child.get("type") == "pytest.xfail" else "skipped")
+        outcome = min(found, key=rank.index)
+        if test_id in outcomes:  # the same id twice: keep the worse
+            outcome = min(outcomes[test_id], outcome, key=rank.index)
+        outcomes[test_id] = outcome
+    return outcomes
+
+
+def check_probe(probe, mode):
+    if probe is None:
+        return ["the walguard probe did not report (walguard_probe.py not loaded, or pytest died)"]
+    problems = []
+    for when in ("start", "end"):
+        result = probe.get(when, {})
+        pragma, downgrade = result.get("pragma_walguard"), str(result.get("downgrade"))
+        if result.get("wal") != "wal":
+            problems.append(f"probe at {when}: the probe's file did not become WAL: {result}")
+        elif mode == "plain" and (pragma is not None or downgrade != "delete"):
+            problems.append(f"probe at {when}: walguard is loaded in the plain run: {result}")
+        elif mode != "plain" and (pragma is None or not downgrade.startswith("refused")
+                                  or result.get("status_after") is None):
+            problems.append(f"probe at {when}: walguard is NOT loaded in the {mode} run "
+                            f"(PRAGMA walguard: {pragma!r}, downgrade: {downgrade!r})")
+    return problems
+
+
+def refusals(probe):
+    """What walguard counted in the pytest process between the two probes."""
+    try:
+        start, end = probe["start"]["status_after"], probe["end"]["status_before"]
+        keys = ("refused_pragmas", "refused_header_writes", "refused_wal_frames", "refused_checkpoints")
+        return {k.removeprefix("refused_"): end[k] - start[k] for k in keys if end[k] - start[k]}
+    except (KeyError, TypeError):
+        return None
+
+
+def read_expectations(path):
+    """[(suite, test id, plain outcome, guarded outcome, modes, explanation)] from the file:
+    an entry is a line `suite test-id plain -> guarded [mode ...]`, its explanation the indented
+    lines under it; no modes means every guarded mode."""
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace():
+            if not entries:
+                raise SystemExit(f"{path}:{number}: an explanation before any entry")
+            entries[-1]["why"].append(line.strip())
+            continue
+        found = re.fullmatch(r"(\S+)\s+(\S+)\s+(\S+)\s+->\s+(\S+)((?:\s+\S+)*)\s*", line)
+        if not found or found.group(1) not in SUITES:
+            raise SystemExit(f"{path}:{number}: not `suite test-id plain -> guarded [mode ...]`: {line}")
+        modes = found.group(5).split() or list(MODES)
+        if set(modes) - set(MODES):
+            raise SystemExit(f"{path}:{number}: unknown mode in {modes}")
+        entries.append({"suite": found.group(1), "id": found.group(2), "plain": found.group(3),
+                        "guarded": found.group(4), "modes": modes, "why": [], "line": number})
+    for entry in entries:
+        if not entry["why"]:
+            raise SystemExit(f"{path}:{entry['line']}: {entry['id']} has no explanation")
+    return entries
+
+
+def counts(outcomes):
+    tally = {}
+    for outcome in outcomes.values():
+        tally[outcome] = tally.get(outcome, 0) + 1
+    return tally
+
+
+def show_counts(outcomes):
+    tally = counts(outcomes)
+    parts = [f"{tally.pop(k, 0)} {k}" for k in ("passed", "failed", "skipped")]
+    parts += [f"{n} {k}" for k, n in sorted(tally.items())]
+    return f"{len(outcomes)} run: " + ", ".join(parts)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--suite", action="append", choices=sorted(SUITES))
+    parser.add_argument("--mode", action="append", choices=MODES)
+    options = parser.parse_args()
+    root = options.root.resolve()
+    suites = options.suite or list(SUITES)
+    modes = options.mode or list(MODES)
+    out = root / "build" / "peers"
+    out.mkdir(parents=True, exist_ok=True)
+    expectations = read_expectations(HERE / "expected-differences.txt")
+    for library in ("libwalguard.so", "libwalguard_preload.so"):
+        if not (root / library).exists():
+            raise SystemExit(f"{root / library} is missing: run make first")
+
+    report, passed, failed = [], 0, 0
+    started = time.monotonic()
+    for name in suites:
+        print(f"=== {name}: {SUITES[name]['note']}", flush=True)
+        results = {}
+        for mode in ("plain", *modes):
+            outcomes, record = run_suite(root, out, name, mode)
+            results[mode] = (outcomes, record)
+            seen = refusals(record["probe"]) if mode != "plain" else None
+            extra = f"; walguard refused in the pytest process: {seen or 'nothing'}" if mode != "plain" else ""
+            print(f"  {mode:13} {show_counts(outcomes)} ({record['seconds']:.0f} s){extra}", flush=True)
+            for problem in record["problems"]:
+                print(f"  {mode:13} PROBLEM: {problem}", flush=True)
+        plain = results["plain"][0]
+        problems = [f"{mode}: {p}" for mode, (_, record) in results.items() for p in record["problems"]]
+        both_failing = sorted(t for t, o in plain.items() if o in ("failed", "error")
+                              and all(results[m][0].get(t) == o for m in modes))
+        for test_id in both_failing:
+            print(f"  fails without walguard too ({plain[test_id]} in every run): {test_id}")
+        for mode in modes:
+            guarded = results[mode][0]
+            if not plain or not guarded:
+                continue
+            differences = {t: (plain.get(t, "absent"), guarded.get(t, "absent"))
+                           for t in sorted(set(plain) | set(guarded)) if plain.get(t) != guarded.get(t)}
+            print(f"  {mode}: {len(differences)} difference(s) from plain")
+            for test_id, (was, now) in differences.items():
+                entry = next((e for e in expectations if e["suite"] == name and e["id"] == test_id
+                              and mode in e["modes"]), None)
+                if entry and (entry["plain"], entry["guarded"]) == (was, now):
+                    print(f"    expected  {test_id}: {was} -> {now}: {entry['why'][0]}")
+                elif entry:
+                    problems.append(f"{mode}: {test_id}: {was} -> {now}, but expected-differences.txt:"
+                                    f"{entry['line']} says {entry['plain']} -> {entry['guarded']}")
+                    print(f"    CHANGED   {test_id}: {was} -> {now} (expected {entry['plain']} -> {entry['guarded']})")
+                else:
+                    problems.append(f"{mode}: unexplained difference {test_id}: {was} -> {now}")
+                    print(f"    UNEXPLAINED {test_id}: {was} -> {now}")
+            for entry in expectations:
+                if entry["suite"] == name and mode in entry["modes"] and entry["id"] not in differences:
+                    problems.append(f"{mode}: expected-differences.txt:{entry['line']}: {entry['id']} "
+                                    f"({entry['plain']} -> {entry['guarded']}) no longer differs: "
+                                    f"{plain.get(entry['id'], 'absent')} plain, {guarded.get(entry['id'], 'absent')} "
+                                    f"guarded; remove or correct the entry")
+                    print(f"    NO LONGER DIFFERS {entry['id']}: {plain.get(entry['id'], 'absent')} both ways "
+                          f"(expected-differences.txt:{entry['line']})")
+        report.append((name, results, problems))
+        if problems:
+            failed += 1
+            print(f"  {name}: FAILED")
+            for problem in problems:
+                print(f"    {problem}")
+        else:
+            passed += 1
+            print(f"  {name}: ok")
+
+    print(f"\nsummary ({time.monotonic() - started:.0f} s; logs, JUnit XML and probes in {out}):")
+    for name, results, problems in report:
+        print(f"  {name} ({SUITES[name]['src']})")
+        plain = results["plain"][0]
+        for mode, (outcomes, record) in results.items():
+            line = f"    {mode:13} {show_counts(outcomes)}"
+            if mode != "plain":
+                line += f"; {sum(1 for t in set(plain) | set(outcomes) if plain.get(t) != outcomes.get(t))} differences"
+            print(line)
+    print(f"peer suites: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
