@@ -206,6 +206,15 @@ bench: build
 sqlite-suite: build
 	/usr/bin/python3 tests/sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
+# Other projects' own test suites (sqlite-utils, SQLAlchemy's SQLite tests, diskcache, from their
+# pinned sdists), plain and with walguard in every process (sitecustomize, then LD_PRELOAD),
+# compared test by test: differences must be in tests/peers/expected-differences.txt. Not part
+# of `make test`. PEERS="--suite NAME --mode MODE" narrows it. Logs in build/peers.
+.PHONY: peers
+peers: build
+	tests/peers/ensure.sh
+	/usr/bin/python3 tests/peers/run.py $(CURDIR) $(PEERS)
+
 # The long stress run (STRESS_SECONDS, 60 by default, for each of the guarded and control
 # runs) and the full fault matrix, persistent SQLITE_BUSY included. First, the WAL-reset race
 # between processes (two writers, a checkpointer with the window widened): it must corrupt

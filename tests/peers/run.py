@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 MODES = ("sitecustomize", "preload")
 TIMEOUT_PER_TEST = 300  # pytest-timeout: a hang ends the run with every thread's stack
 TIMEOUT_PER_RUN = 1800
+RERUN_AT_MOST = 50  # more differing tests than this are no flake: not run again
 
 
 def pinned(name):
@@ -44,12 +45,12 @@ def pinned(name):
     raise SystemExit(f"{name} is not pinned in requirements.txt")
 
 
-# name: (unpacked sdist directory, pytest arguments relative to it, interpreter flags, why the
-# leaving out of anything left out)
+# Each suite: its unpacked sdist, the test paths in it, pytest options, interpreter flags, and
+# what runs, for the summary.
 SUITES = {
     "sqlite-utils": {
         "src": f"sqlite_utils-{pinned('sqlite-utils')}",
-        "args": ["tests"],
+        "paths": ["tests"],
         "note": "the whole suite; SpatiaLite from Debian for tests/test_gis.py",
     },
     "sqlalchemy": {
@@ -57,8 +58,8 @@ SUITES = {
         # The SQLite dialect's own tests, the dialect compliance suite, engine and SQL
         # expression tests, against a database file (`--db sqlite_file`: querytest.db in the
         # run's directory) rather than :memory:, which never reaches a VFS's files.
-        "args": ["test/dialect/sqlite", "test/dialect/test_suite.py", "test/engine", "test/sql",
-                 "--db", "sqlite_file"],
+        "paths": ["test/dialect/sqlite", "test/dialect/test_suite.py", "test/engine", "test/sql"],
+        "options": ["--db", "sqlite_file"],
         # -s: SQLAlchemy's conftest puts the sdist's lib/ first on sys.path unless the user
         # site is off; with -s the installed build (its Cython extensions) is tested.
         "python_flags": ["-s"],
@@ -66,11 +67,10 @@ SUITES = {
     },
     "diskcache": {
         "src": f"diskcache-{pinned('diskcache')}",
-        "args": ["tests",
-                 # The sdist ships neither tests/settings.py nor tests/models.py, which this
-                 # module imports, nor docs/tutorial.rst, which test_tutorial reads.
-                 "--ignore", "tests/test_djangocache.py",
-                 "--deselect", "tests/test_doctest.py::test_tutorial"],
+        "paths": ["tests"],
+        # The sdist ships neither tests/settings.py nor tests/models.py, which this module
+        # imports, nor docs/tutorial.rst, which test_tutorial reads.
+        "options": ["--ignore", "tests/test_djangocache.py", "--deselect", "tests/test_doctest.py::test_tutorial"],
         "note": "tests/ but test_djangocache.py and test_doctest.py::test_tutorial (their files are not in the sdist)",
     },
 }
@@ -91,21 +91,22 @@ def environment(root, mode, probe):
     return env
 
 
-def run_suite(root, out, name, mode):
-    """One pytest run; returns (outcomes, record)."""
+def run_suite(root, out, name, mode, tests=None, tag=""):
+    """One pytest run of the suite, or of just `tests` (ids); returns (outcomes, record)."""
     suite = SUITES[name]
     src = root / ".deps" / "peers" / "src" / suite["src"]
-    work = out / name / mode
+    run = f"{mode}{tag}"
+    work = out / name / run
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    xml, log, probe = (out / name / f"{mode}{ext}" for ext in (".xml", ".log", ".probe.json"))
+    xml, log, probe = (out / name / f"{run}{ext}" for ext in (".xml", ".log", ".probe.json"))
     for stale in (xml, probe):
         stale.unlink(missing_ok=True)
-    args = [str(src / a) if (src / a).exists() else a for a in suite["args"]]
     command = [str(root / ".deps" / "peers" / "venv" / "bin" / "python"), *suite.get("python_flags", []),
                "-m", "pytest", "-p", "walguard_probe", "-p", "no:cacheprovider",
-               f"--rootdir={src}", f"--junitxml={xml}", "-o", "junit_family=xunit1",
-               f"--timeout={TIMEOUT_PER_TEST}", "--timeout-method=thread", *args]
+               f"--rootdir={src}", f"--junitxml={xml}",
+               f"--timeout={TIMEOUT_PER_TEST}", "--timeout-method=thread",
+               *suite.get("options", []), *(str(src / t) for t in tests or suite["paths"])]
     started = time.monotonic()
     with open(log, "w") as log_file:
         try:
@@ -114,11 +115,11 @@ def run_suite(root, out, name, mode):
                                   stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                   timeout=TIMEOUT_PER_RUN).returncode
         except subprocess.TimeoutExpired:
-            code = "timeout"
+            code = f"a timeout after {TIMEOUT_PER_RUN} s"
     record = {"seconds": time.monotonic() - started, "code": code, "log": log, "problems": []}
     if code not in (0, 1):  # 1: some tests failed; anything else: the run did not finish
         record["problems"].append(f"pytest ended with {code} (see {log})")
-    outcomes = parse_junit(xml, src) if xml.exists() else {}
+    outcomes, record["messages"] = parse_junit(xml, src) if xml.exists() else ({}, {})
     if not outcomes:
         record["problems"].append(f"no test outcomes in {xml}")
     record["probe"] = json.loads(probe.read_text()) if probe.exists() else None
@@ -127,30 +128,48 @@ def run_suite(root, out, name, mode):
     return outcomes, record
 
 
+def confirm(root, out, name, mode, differences):
+    """Runs the differing tests again, alone, plain and in `mode`: the ids whose difference
+    comes back, and the others (a difference that a second run does not show is a flaky test,
+    reported but not counted)."""
+    ids = sorted(t for t, (was, now) in differences.items() if "absent" not in (was, now))
+    if not ids or len(ids) > RERUN_AT_MOST:
+        return set(differences), set()
+    plain, plain_record = run_suite(root, out, name, "plain", ids, ".rerun")
+    guarded, guarded_record = run_suite(root, out, name, mode, ids, ".rerun")
+    if plain_record["problems"] or guarded_record["problems"]:
+        return set(differences), set()
+    back = {t for t in differences if t not in ids
+            or (plain.get(t), guarded.get(t)) == differences[t]}
+    return back, set(differences) - back
+
+
 def parse_junit(xml, src):
-    """{test id: outcome}, the id as pytest prints it (path::Class::name) where it can be told."""
-    outcomes = {}
+    """({test id: outcome}, {test id: failure and error text}) from a JUnit XML file, each id
+    as pytest names the test (path::Class::name): the module is the longest prefix of the dotted
+    class name that is a file of the sdist."""
+    outcomes, messages = {}, {}
     rank = ("failed", "error", "xfailed", "skipped", "passed")
     for case in ET.parse(xml).iter("testcase"):
-        classname, name, file = case.get("classname", ""), case.get("name", ""), case.get("file")
-        test_id = f"{classname}::{name}"
-        if file and not file.startswith(".."):
-            module = file[:-3].replace("/", ".") if file.endswith(".py") else None
-            if module and (classname == module or classname.startswith(module + ".")):
-                test_id = "::".join([file, *filter(None, [classname[len(module) + 1:]]), name])
+        parts, name = case.get("classname", "").split("."), case.get("name", "")
+        test_id = f"{case.get('classname')}::{name}"
+        for cut in range(len(parts), 0, -1):
+            path = "/".join(parts[:cut]) + ".py"
+            if (src / path).is_file():
+                test_id = "::".join([path, *parts[cut:], name])
+                break
         found = ["passed"]
         for child in case:
-            if child.tag == "failure":
-                found.append("failed")
-            elif child.tag == "error":
-                found.append("error")
+            if child.tag in ("failure", "error"):
+                found.append("failed" if child.tag == "failure" else "error")
+                messages[test_id] = messages.get(test_id, "") + (child.get("message") or "") + (child.text or "")
             elif child.tag == "skipped":
                 found.append("xfailed" if child.get("type") == "pytest.xfail" else "skipped")
         outcome = min(found, key=rank.index)
         if test_id in outcomes:  # the same id twice: keep the worse
             outcome = min(outcomes[test_id], outcome, key=rank.index)
         outcomes[test_id] = outcome
-    return outcomes
+    return outcomes, messages
 
 
 def check_probe(probe, mode):
@@ -182,9 +201,9 @@ def refusals(probe):
 
 
 def read_expectations(path):
-    """[(suite, test id, plain outcome, guarded outcome, modes, explanation)] from the file:
-    an entry is a line `suite test-id plain -> guarded [mode ...]`, its explanation the indented
-    lines under it; no modes means every guarded mode."""
+    """The entries of expected-differences.txt: a line `suite test-id plain -> guarded [mode ...]`
+    (no mode: every guarded mode), its explanation on the indented lines under it, and indented
+    `match: TEXT` lines, text that the guarded run's failure must contain."""
     entries = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -192,7 +211,10 @@ def read_expectations(path):
         if line[0].isspace():
             if not entries:
                 raise SystemExit(f"{path}:{number}: an explanation before any entry")
-            entries[-1]["why"].append(line.strip())
+            if line.strip().startswith("match:"):
+                entries[-1]["match"].append(line.strip()[len("match:"):].strip())
+            else:
+                entries[-1]["why"].append(line.strip())
             continue
         found = re.fullmatch(r"(\S+)\s+(\S+)\s+(\S+)\s+->\s+(\S+)((?:\s+\S+)*)\s*", line)
         if not found or found.group(1) not in SUITES:
@@ -201,11 +223,58 @@ def read_expectations(path):
         if set(modes) - set(MODES):
             raise SystemExit(f"{path}:{number}: unknown mode in {modes}")
         entries.append({"suite": found.group(1), "id": found.group(2), "plain": found.group(3),
-                        "guarded": found.group(4), "modes": modes, "why": [], "line": number})
+                        "guarded": found.group(4), "modes": modes, "why": [], "match": [], "line": number})
     for entry in entries:
         if not entry["why"]:
             raise SystemExit(f"{path}:{entry['line']}: {entry['id']} has no explanation")
     return entries
+
+
+def compare(root, out, name, mode, plain, guarded_result, expectations):
+    """Prints the differences between the plain run and a guarded one, each against
+    expected-differences.txt; returns the problems."""
+    guarded, record = guarded_result
+    problems = []
+    differences = {t: (plain.get(t, "absent"), guarded.get(t, "absent"))
+                   for t in sorted(set(plain) | set(guarded)) if plain.get(t) != guarded.get(t)}
+    entries = {e["id"]: e for e in expectations if e["suite"] == name and mode in e["modes"]}
+    unexplained = {t: d for t, d in differences.items()
+                   if t not in entries or (entries[t]["plain"], entries[t]["guarded"]) != d}
+    for test_id, entry in entries.items():
+        missing = [m for m in entry["match"] if m not in record["messages"].get(test_id, "")]
+        if test_id in differences and test_id not in unexplained and missing:
+            problems.append(f"{mode}: {test_id} differs as expected-differences.txt:{entry['line']} says, "
+                            f"but its failure does not say {missing[0]!r}: another cause? (see {record['log']})")
+            print(f"    OTHER CAUSE {test_id}: the failure does not say {missing[0]!r}")
+    flaky = set()
+    if unexplained:
+        print(f"  {mode}: running the {len(unexplained)} unexplained difference(s) again, plain and {mode}", flush=True)
+        _, flaky = confirm(root, out, name, mode, unexplained)
+    record["differences"] = len(differences) - len(flaky)
+    print(f"  {mode}: {record['differences']} difference(s) from plain")
+    for test_id, (was, now) in differences.items():
+        entry = entries.get(test_id)
+        if test_id in flaky:
+            record.setdefault("flaky", []).append(test_id)
+            print(f"    FLAKY     {test_id}: {was} -> {now} in the full runs, not again when run alone: "
+                  f"not counted (logs: {out / name}/*.rerun.log)")
+        elif test_id not in unexplained:
+            print(f"    expected  {test_id}: {was} -> {now}: {' '.join(entry['why']).split('. ')[0]}")
+        elif entry:
+            problems.append(f"{mode}: {test_id}: {was} -> {now}, but expected-differences.txt:"
+                            f"{entry['line']} says {entry['plain']} -> {entry['guarded']}")
+            print(f"    CHANGED   {test_id}: {was} -> {now} (expected {entry['plain']} -> {entry['guarded']})")
+        else:
+            problems.append(f"{mode}: unexplained difference {test_id}: {was} -> {now}")
+            print(f"    UNEXPLAINED {test_id}: {was} -> {now}")
+    for test_id, entry in entries.items():
+        if test_id not in differences:
+            problems.append(f"{mode}: expected-differences.txt:{entry['line']}: {test_id} "
+                            f"({entry['plain']} -> {entry['guarded']}) no longer differs "
+                            f"({plain.get(test_id, 'absent')} both ways): remove or correct the entry")
+            print(f"    NO LONGER DIFFERS {test_id}: {plain.get(test_id, 'absent')} both ways "
+                  f"(expected-differences.txt:{entry['line']} says {entry['plain']} -> {entry['guarded']})")
+    return problems
 
 
 def counts(outcomes):
@@ -258,32 +327,8 @@ def main():
         for test_id in both_failing:
             print(f"  fails without walguard too ({plain[test_id]} in every run): {test_id}")
         for mode in modes:
-            guarded = results[mode][0]
-            if not plain or not guarded:
-                continue
-            differences = {t: (plain.get(t, "absent"), guarded.get(t, "absent"))
-                           for t in sorted(set(plain) | set(guarded)) if plain.get(t) != guarded.get(t)}
-            print(f"  {mode}: {len(differences)} difference(s) from plain")
-            for test_id, (was, now) in differences.items():
-                entry = next((e for e in expectations if e["suite"] == name and e["id"] == test_id
-                              and mode in e["modes"]), None)
-                if entry and (entry["plain"], entry["guarded"]) == (was, now):
-                    print(f"    expected  {test_id}: {was} -> {now}: {entry['why'][0]}")
-                elif entry:
-                    problems.append(f"{mode}: {test_id}: {was} -> {now}, but expected-differences.txt:"
-                                    f"{entry['line']} says {entry['plain']} -> {entry['guarded']}")
-                    print(f"    CHANGED   {test_id}: {was} -> {now} (expected {entry['plain']} -> {entry['guarded']})")
-                else:
-                    problems.append(f"{mode}: unexplained difference {test_id}: {was} -> {now}")
-                    print(f"    UNEXPLAINED {test_id}: {was} -> {now}")
-            for entry in expectations:
-                if entry["suite"] == name and mode in entry["modes"] and entry["id"] not in differences:
-                    problems.append(f"{mode}: expected-differences.txt:{entry['line']}: {entry['id']} "
-                                    f"({entry['plain']} -> {entry['guarded']}) no longer differs: "
-                                    f"{plain.get(entry['id'], 'absent')} plain, {guarded.get(entry['id'], 'absent')} "
-                                    f"guarded; remove or correct the entry")
-                    print(f"    NO LONGER DIFFERS {entry['id']}: {plain.get(entry['id'], 'absent')} both ways "
-                          f"(expected-differences.txt:{entry['line']})")
+            if plain and results[mode][0]:
+                problems += compare(root, out, name, mode, plain, results[mode], expectations)
         report.append((name, results, problems))
         if problems:
             failed += 1
@@ -300,8 +345,10 @@ def main():
         plain = results["plain"][0]
         for mode, (outcomes, record) in results.items():
             line = f"    {mode:13} {show_counts(outcomes)}"
-            if mode != "plain":
-                line += f"; {sum(1 for t in set(plain) | set(outcomes) if plain.get(t) != outcomes.get(t))} differences"
+            if "differences" in record:
+                line += f"; {record['differences']} differences"
+            if record.get("flaky"):
+                line += f" ({len(record['flaky'])} flaky, not counted)"
             print(line)
     print(f"peer suites: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
