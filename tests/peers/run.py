@@ -106,7 +106,9 @@ def run_suite(root, out, name, mode, tests=None, tag=""):
                "-m", "pytest", "-p", "walguard_probe", "-p", "no:cacheprovider",
                f"--rootdir={src}", f"--junitxml={xml}",
                f"--timeout={TIMEOUT_PER_TEST}", "--timeout-method=thread",
-               *suite.get("options", []), *(str(src / t) for t in tests or suite["paths"])]
+               # (--ignore takes a path from the working directory, --deselect an id)
+               *(str(src / o) if (src / o).exists() else o for o in suite.get("options", [])),
+               *(str(src / t) for t in tests or suite["paths"])]
     started = time.monotonic()
     with open(log, "w") as log_file:
         try:
