@@ -5,7 +5,9 @@ process, compared test by test.
     tests/peers/run.py ROOT [--suite NAME ...] [--mode MODE ...]
 
 ROOT is the repository root (libwalguard.so, libwalguard_preload.so, deploy/python and
-.deps/peers, which tests/peers/ensure.sh installs). Each suite runs once plain, then once in
+.deps/peers, which tests/peers/ensure.sh installs). The suites: sqlite-utils's, SQLAlchemy's
+SQLite tests twice (as they are, in rollback mode, and with every connection switched to WAL,
+which is what walguard guards), diskcache's (WAL throughout). Each runs once plain, then once in
 each guarded mode:
 
   sitecustomize  PYTHONPATH=deploy/python with WALGUARD_LIB: what a user deploys for Python
@@ -64,6 +66,14 @@ SUITES = {
         # site is off; with -s the installed build (its Cython extensions) is tested.
         "python_flags": ["-s"],
         "note": "test/dialect/sqlite, test/dialect/test_suite.py, test/engine, test/sql with --db sqlite_file",
+    },
+    "sqlalchemy-wal": {
+        "src": f"sqlalchemy-{pinned('SQLAlchemy')}",
+        "paths": ["test/dialect/sqlite", "test/dialect/test_suite.py", "test/engine", "test/sql"],
+        # test_pool.py left out: a third of the time, on mock connections and sleeps.
+        "options": ["--db", "sqlite_file", "-p", "sqlalchemy_wal", "--ignore", "test/engine/test_pool.py"],
+        "python_flags": ["-s"],
+        "note": "the same but test/engine/test_pool.py, every connection switched to WAL (sqlalchemy_wal.py)",
     },
     "diskcache": {
         "src": f"diskcache-{pinned('diskcache')}",
