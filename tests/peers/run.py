@@ -4,13 +4,13 @@ process, compared test by test.
 
     tests/peers/run.py ROOT [--suite NAME ...] [--mode MODE ...]
 
-ROOT is the repository root (libwalguard.so, libwalguard_preload.so, deploy/python and
+ROOT is the repository root (libwalguard.so, libwalguard_preload.so, packages/sitecustomize and
 .deps/peers, which tests/peers/ensure.sh installs). The suites: sqlite-utils's, SQLAlchemy's
 SQLite tests twice (as they are, in rollback mode, and with every connection switched to WAL,
 which is what walguard guards), diskcache's (WAL throughout). Each runs once plain, then once in
 each guarded mode:
 
-  sitecustomize  PYTHONPATH=deploy/python with WALGUARD_LIB: what a user deploys for Python
+  sitecustomize  PYTHONPATH=packages/sitecustomize with WALGUARD_LIB: what a user deploys for Python
   preload        LD_PRELOAD=libwalguard_preload.so: what a user deploys for a whole service
 
 The plugin walguard_probe.py proves inside each run's own interpreter that walguard is loaded
@@ -91,7 +91,7 @@ def environment(root, mode, probe):
            if not k.startswith("WALGUARD_") and k not in ("LD_PRELOAD", "PYTHONPATH", "PYTHONHOME")}
     path = [str(HERE)]  # walguard_probe
     if mode == "sitecustomize":
-        path.insert(0, str(root / "deploy" / "python"))
+        path.insert(0, str(root / "packages" / "sitecustomize"))
         env["WALGUARD_LIB"] = str(root / "libwalguard.so")
     elif mode == "preload":
         env["LD_PRELOAD"] = str(root / "libwalguard_preload.so")
