@@ -362,7 +362,7 @@ def main():
             if record.get("flaky"):
                 line += f" ({len(record['flaky'])} flaky, not counted)"
             print(line)
-    print(f"peer suites: {passed} passed, {failed} failed")
+    print(f"peers: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
 
