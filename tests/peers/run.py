@@ -17,8 +17,9 @@ The plugin walguard_probe.py proves inside each run's own interpreter that walgu
 (guarded runs) or not (plain runs). Outcomes come from pytest's JUnit XML. Every test whose
 outcome differs from the plain run must be listed in expected-differences.txt; the run fails
 on an unexplained difference, on a listed one that no longer happens, on a probe that does not
-match its mode, and on a suite that did not run to its end. Logs, XML and probes are in
-build/peers/.
+match its mode, and on a suite that did not run to its end. A difference that does not come
+back when its tests run again alone, plain and guarded, is reported as flaky and not counted.
+Logs, XML and probes are in build/peers/.
 """
 import argparse
 import json
