@@ -206,6 +206,16 @@ bench: build
 sqlite-suite: build
 	/usr/bin/python3 tests/sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
+# Other projects' own test suites from their pinned sdists (sqlite-utils, SQLAlchemy's SQLite
+# tests, as they are and with every file in WAL, diskcache), plain and with walguard in every
+# process (sitecustomize, then LD_PRELOAD), compared test by test: differences must be in
+# tests/peers/expected-differences.txt. Not part of `make test`; about 10 minutes.
+# PEERS="--suite NAME --mode MODE" narrows it. Logs in build/peers.
+.PHONY: peers
+peers: build
+	tests/peers/ensure.sh
+	/usr/bin/python3 tests/peers/run.py $(CURDIR) $(PEERS)
+
 # The long stress run (STRESS_SECONDS, 60 by default, for each of the guarded and control
 # runs) and the full fault matrix, persistent SQLITE_BUSY included. First, the WAL-reset race
 # between processes (two writers, a checkpointer with the window widened): it must corrupt
