@@ -487,26 +487,13 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
 mod tests {
     use std::ffi::CStr;
 
-    use walguard_core::header::MAGIC;
     use walguard_core::journal::{JOURNAL_MAGIC, page_checksum};
     use walguard_core::wal_reset::{CKPT_LOCK, READ_LOCK_0, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, WAL_INDEX_VERSION};
 
     use super::*;
-    use crate::testing::{self, Allocation, Names, Open, take_log, take_sqlite_string};
+    use crate::testing::{self, Allocation, Names, Open, PAGE, page1, take_log, take_sqlite_string};
 
-    const PAGE: usize = 4096;
     const FLAGS: c_int = ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE;
-
-    /// A page 1 whose header says `version` at bytes 18 and 19 (2: WAL, 1: rollback).
-    pub fn page1(version: u8) -> Vec<u8> {
-        let mut page = vec![0; PAGE];
-        page[..16].copy_from_slice(MAGIC);
-        page[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
-        page[18] = version;
-        page[19] = version;
-        page[21..24].copy_from_slice(&[64, 32, 32]);
-        page
-    }
 
     /// A rollback journal as SQLite writes it, holding `page` as page 1.
     fn journal(page: &[u8]) -> Vec<u8> {

@@ -18,6 +18,7 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
+use walguard_core::header::MAGIC;
 use walguard_core::shim::SQLITE_ALIGNMENT;
 
 use crate::vfs;
@@ -567,4 +568,18 @@ unsafe extern "C" fn mem_shm_unmap(file: *mut ffi::sqlite3_file, _delete: c_int)
     // SAFETY: an open file.
     unsafe { mem_file(file).unmap() };
     ffi::SQLITE_OK
+}
+
+/// The page size of the tests' databases.
+pub const PAGE: usize = 4096;
+
+/// A page 1 whose header says `version` at bytes 18 and 19 (2: WAL, 1: rollback).
+pub fn page1(version: u8) -> Vec<u8> {
+    let mut page = vec![0; PAGE];
+    page[..16].copy_from_slice(MAGIC);
+    page[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
+    page[18] = version;
+    page[19] = version;
+    page[21..24].copy_from_slice(&[64, 32, 32]);
+    page
 }

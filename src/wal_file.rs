@@ -155,26 +155,14 @@ fn check(wal: &mut WalTail, file: *mut ffi::sqlite3_file, offset: i64, data: &[u
 mod tests {
     use std::ffi::{CStr, CString};
 
-    use walguard_core::header::MAGIC;
     use walguard_core::wal::FRAME_HEADER_LEN;
 
     use super::*;
-    use crate::testing::{self, Names, Open, take_log};
+    use crate::testing::{self, Names, Open, PAGE, page1, take_log};
 
-    const PAGE: usize = 4096;
     const DB_FLAGS: c_int = ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE;
     const WAL_FLAGS: c_int = ffi::SQLITE_OPEN_WAL | ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE;
     const FRAME: i64 = FRAME_HEADER_LEN + PAGE as i64;
-
-    fn page1(version: u8) -> Vec<u8> {
-        let mut page = vec![0; PAGE];
-        page[..16].copy_from_slice(MAGIC);
-        page[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
-        page[18] = version;
-        page[19] = version;
-        page[21..24].copy_from_slice(&[64, 32, 32]);
-        page
-    }
 
     fn wal_header() -> Vec<u8> {
         let mut header = vec![0; WAL_HEADER_LEN as usize];
