@@ -21,10 +21,10 @@ use std::sync::Mutex;
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
-use walguard_core::Policy;
 use walguard_core::checkpoint::{CheckpointSignal, FCNTL_CKPT_DONE, FCNTL_CKPT_START};
 use walguard_core::header::READ_VERSION_OFFSET;
 use walguard_core::wal_reset::SHM_UNLOCK;
+use walguard_core::{Policy, settings};
 
 use crate::config;
 use crate::guard::{Connection, Guard};
@@ -180,15 +180,7 @@ pub unsafe fn open(
     // walguard may pass a plain name with nothing after it.
     let uri = flags & ffi::SQLITE_OPEN_URI != 0;
     // SAFETY: with `uri`, `name` is a database filename SQLite made, URI parameters after it.
-    let policy = match if uri { unsafe { policy_from_uri(name) } } else { Ok(config::default_policy()) } {
-        Ok(policy) => policy,
-        Err(message) => {
-            host::log(ffi::SQLITE_CANTOPEN, &message);
-            // SAFETY: `file` is SQLite's allocation; a null pMethods tells it nothing is open.
-            unsafe { (*file).pMethods = ptr::null() };
-            return ffi::SQLITE_CANTOPEN;
-        }
-    };
+    let policy = if uri { unsafe { policy_from_uri(name) } } else { config::default_policy() };
     // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
     let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
     // SAFETY: SQLite's own arguments, passed on; the lower file takes the start of `file`.
@@ -243,9 +235,7 @@ pub enum NotAdopted {
     UnknownVersion(c_int),
 }
 
-/// Guard a file that is already open, from now on. A `walguard` URI parameter that is not a
-/// policy is reported, and the file is guarded under the process default: a new open of
-/// such a file fails, but this one is open already, and leaving it unguarded would be worse.
+/// Guard a file that is already open, from now on.
 ///
 /// # Safety
 /// `file` is an open main database file of connection `db`, whose mutex the caller holds (no
@@ -268,10 +258,7 @@ pub unsafe fn adopt(
         return Err(NotAdopted::UnknownVersion(lower.iVersion));
     }
     // SAFETY: `path` is a database filename, which sqlite3_uri_parameter accepts.
-    let policy = unsafe { policy_from_uri(path) }.unwrap_or_else(|message| {
-        host::log(ffi::SQLITE_WARNING, &format!("{message}; guarding it under the default policy"));
-        config::default_policy()
-    });
+    let policy = unsafe { policy_from_uri(path) };
     // SAFETY: the caller vouches for `file`, `vfs` and `path`.
     let mut guard = unsafe { Guard::new(file, lower, vfs, path, policy, true) };
     guard.used_by(Connection::Handle(db));
@@ -288,24 +275,17 @@ pub unsafe fn adopt(
     Ok(policy)
 }
 
-/// The policy for one file: the `walguard` URI parameter, or the process default.
+/// The policy for one file: the `walguard` URI parameter, or the process default (with a
+/// warning when the parameter is not a policy: `walguard_core::settings`).
 ///
 /// # Safety
 /// `name` is a database filename as SQLite passes it to `xOpen`.
-unsafe fn policy_from_uri(name: *const c_char) -> Result<Policy, String> {
+unsafe fn policy_from_uri(name: *const c_char) -> Policy {
     // SAFETY: sqlite3_uri_parameter accepts any such filename and returns null or a string
-    // that lives as long as the filename.
-    let value = unsafe { host::bytes(ffi::sqlite3_uri_parameter(name, c"walguard".as_ptr())) };
-    match value {
-        None => Ok(config::default_policy()),
-        Some(v) => Policy::parse(v).ok_or_else(|| {
-            format!(
-                "walguard: invalid value '{}' for URI parameter walguard; valid values: {}",
-                String::from_utf8_lossy(v),
-                Policy::valid_names()
-            )
-        }),
-    }
+    // that lives as long as the filename; `name` is NUL-terminated.
+    let (value, path) = unsafe { (host::bytes(ffi::sqlite3_uri_parameter(name, c"walguard".as_ptr())), host::bytes(name)) };
+    let path = String::from_utf8_lossy(path.unwrap_or_default());
+    config::accept(settings::file_policy(value, config::default_policy(), &path))
 }
 
 // The guarded methods. The lower methods exist where they are installed (SQLite requires
@@ -577,17 +557,23 @@ mod tests {
         assert!(guard_of_wal(names.wal()).is_none(), "the closed database is unregistered");
     }
 
-    /// A URI parameter that is not a policy fails the open, before the lower VFS opens anything.
+    /// A URI parameter that is not a policy gets the default policy and a warning: a typo never
+    /// unguards a file (the warning goes to stderr too, outside the unit tests).
     #[test]
-    fn an_invalid_policy_fails_the_open() {
-        let names = Names::new("/mem/invalid-policy.db", &[("walguard", "bogus")]);
-        // SAFETY: `names` outlives the call.
+    fn an_invalid_policy_gets_the_default_and_a_warning() {
+        let names = Names::new("/mem/invalid-policy.db", &[("walguard", "OFF")]);
+        // SAFETY: `names` outlives the file.
         let db = unsafe { Open::new(names.db(), FLAGS | ffi::SQLITE_OPEN_URI) };
-        assert_eq!(db.rc, ffi::SQLITE_CANTOPEN);
-        // SAFETY: the failed open left a null table, as SQLite expects.
-        assert!(unsafe { (*db.file()).pMethods }.is_null());
+        assert_eq!(db.rc, ffi::SQLITE_OK);
+        assert_eq!(db.pragma(c"walguard", None), (ffi::SQLITE_OK, Some("enforce".to_owned())));
         let log = take_log();
-        assert!(log.len() == 1 && log[0].1.contains("invalid value 'bogus' for URI parameter walguard"), "{log:?}");
+        assert!(
+            log.len() == 1
+                && log[0].1.contains("invalid value 'OFF' for URI parameter walguard")
+                && log[0].1.contains("under the default policy, enforce"),
+            "{log:?}"
+        );
+        assert_eq!(db.close(), ffi::SQLITE_OK);
     }
 
     /// SQLite's WAL-reset race, as the wal-index shows it: the salts change between the

@@ -19,6 +19,7 @@ use libsqlite3_sys as ffi;
 use walguard_core::checkpoint::{CheckpointEvent, CheckpointSignal};
 use walguard_core::header::{HEADER_LEN, written_read_version};
 use walguard_core::journal::{JournalSource, journal_restores_page1};
+use walguard_core::settings;
 use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, SHM_UNLOCK, Salts};
 use walguard_core::{
     Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
@@ -398,9 +399,11 @@ impl Guard {
                 } else {
                     "policy strict requires WAL for every database"
                 };
+                // SAFETY: `path` is the xOpen filename, valid until xClose.
+                let uri = settings::deliberate_uri(unsafe { host::bytes(self.db.path) }.unwrap_or_default());
                 let message = format!(
                     "walguard: refused journal_mode={mode} on '{path}': {reason}; to convert it deliberately, \
-                     close every other connection and open it as 'file:{path}?walguard=off'"
+                     close every other connection to it (a walguard-hold holding it too) and open it as '{uri}'"
                 );
                 stats::count(Event::RefusedPragma);
                 host::log(ffi::SQLITE_ERROR, &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()));

@@ -4,6 +4,7 @@
 //! - [`header`]: what a database header says about the journal;
 //! - [`pragma`]: `PRAGMA journal_mode` values resolved the way SQLite resolves them;
 //! - [`policy`]: the policies and the refuse/allow decision for pragmas (layer 1);
+//! - [`settings`]: the environment variables and the URI parameter, and what an invalid value gets;
 //! - [`write_guard`]: the per-file state machine that decides header writes (layer 2);
 //! - [`checkpoint`]: where a host shows its checkpoints to that state machine;
 //! - [`wal`]: which writes to a WAL file put byte 19 of which page;
@@ -17,6 +18,7 @@ pub mod header;
 pub mod journal;
 pub mod policy;
 pub mod pragma;
+pub mod settings;
 pub mod shim;
 pub mod status;
 pub mod wal;
