@@ -27,8 +27,9 @@ use walguard_core::wal_reset::SHM_UNLOCK;
 use walguard_core::{Policy, settings};
 
 use crate::config;
-use crate::guard::{Connection, Guard};
+use crate::guard::{Connection, Guard, Journal};
 use crate::host;
+use crate::loader::Loader;
 use crate::shim;
 
 /// Walguard's struct after the lower file of a database opened through the walguard VFS.
@@ -46,7 +47,7 @@ struct AdoptedFile {
 /// The adopted files: (file pointer, its `AdoptedFile`), both as addresses.
 static ADOPTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 /// The open files walguard opened itself: (their name as SQLite passed it, the guard), both as
-/// addresses; see [`guard_of_wal`].
+/// addresses; see [`guard_of`].
 static OWNED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 fn registry(list: &'static Mutex<Vec<(usize, usize)>>) -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
@@ -75,24 +76,25 @@ unsafe fn guarded_by_any_walguard(file: *mut ffi::sqlite3_file) -> bool {
     name.is_some_and(|name| name.to_bytes().starts_with(b"walguard/"))
 }
 
-/// The guard of the database whose WAL SQLite is opening under `wal_name`.
+/// The guard of the database whose WAL (`suffix` `-wal`) or rollback journal (`-journal`)
+/// SQLite is opening under `name`.
 ///
-/// SQLite makes a database's name and its WAL's name in one allocation, the WAL's a few
-/// strings after the database's (`sqlite3PagerOpen`), and passes pointers into it to `xOpen`.
-/// So the database is the one whose name, as a string, is the WAL's without `-wal`, and whose
-/// name pointer lies just before the WAL's: of the files that match, the nearest before it
-/// (two connections to one file have two names, in two allocations). Only strings SQLite or a
-/// caller handed over are read, each up to its own NUL: a VFS above walguard that passes its
-/// own copy of a name (SQLite's multiplexor does) finds no database, and its WAL is left to the
-/// lower VFS. (`sqlite3_database_file_object` walks the memory before the name instead, and
-/// crashes on such a copy.)
-pub fn guard_of_wal(wal_name: *const c_char) -> Option<*mut Guard> {
+/// SQLite makes a database's name and the names of its WAL and journal in one allocation, a
+/// few strings after the database's (`sqlite3PagerOpen`), and passes pointers into it to
+/// `xOpen`. So the database is the one whose name, as a string, is this one's without the
+/// suffix, and whose name pointer lies just before it: of the files that match, the nearest
+/// before it (two connections to one file have two names, in two allocations). Only strings
+/// SQLite or a caller handed over are read, each up to its own NUL: a VFS above walguard that
+/// passes its own copy of a name (SQLite's multiplexor does) finds no database, and the file
+/// is left to the lower VFS. (`sqlite3_database_file_object` walks the memory before the name
+/// instead, and crashes on such a copy.)
+pub fn guard_of(name: *const c_char, suffix: &[u8]) -> Option<*mut Guard> {
     /// Farther than any name SQLite makes (three paths of at most 4096 bytes, URI parameters).
     const NEAR: usize = 1 << 16;
-    // SAFETY: SQLite passes the WAL's name as a NUL-terminated string.
-    let wal = unsafe { std::ffi::CStr::from_ptr(wal_name) }.to_bytes();
-    let stem = wal.strip_suffix(b"-wal")?;
-    let at = wal_name as usize;
+    // SAFETY: SQLite passes the name as a NUL-terminated string.
+    let companion = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
+    let stem = companion.strip_suffix(suffix)?;
+    let at = name as usize;
     registry(&OWNED)
         .iter()
         .filter(|&&(name, _)| name < at && at - name <= NEAR)
@@ -101,6 +103,35 @@ pub fn guard_of_wal(wal_name: *const c_char) -> Option<*mut Guard> {
         .filter(|&&(name, _)| unsafe { std::ffi::CStr::from_ptr(name as *const c_char) }.to_bytes() == stem)
         .max_by_key(|&&(name, _)| name)
         .map(|&(_, guard)| guard as *mut Guard)
+}
+
+/// Open a rollback journal through the lower VFS; when its database is guarded here, tell
+/// the guard which handle its pager journals through (`Disk::journal_restores_page1`).
+///
+/// # Safety
+/// Arguments as SQLite passes them to `xOpen` for a file with `SQLITE_OPEN_MAIN_JOURNAL`; `file`
+/// is the pager's journal handle, allocated with the pager.
+pub unsafe fn open_journal(
+    lower_vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
+    let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
+    // SAFETY: SQLite's own arguments, passed on.
+    let rc = unsafe { lower_open(lower_vfs, name, file, flags, out_flags) };
+    // SAFETY: the lower xOpen has set pMethods (null when nothing is open).
+    let opened_with = unsafe { (*file).pMethods };
+    if rc == ffi::SQLITE_OK && !opened_with.is_null() {
+        if let Some(guard) = guard_of(name, b"-journal") {
+            // SAFETY: a registered guard lives until its file closes, which SQLite does after
+            // closing the journal; SQLite serialises the pager's calls.
+            unsafe { (*guard).journal_opened(Journal { file, opened_with }) };
+        }
+    }
+    rc
 }
 
 /// How the guarded methods find a file's guard.
@@ -240,13 +271,15 @@ pub enum NotAdopted {
 /// # Safety
 /// `file` is an open main database file of connection `db`, whose mutex the caller holds (no
 /// call on the file is in progress); `vfs` opened it; `path` is its filename as SQLite keeps
-/// it (valid until the file is closed).
+/// it (valid until the file is closed); `journal` is null or what `SQLITE_FCNTL_JOURNAL_POINTER`
+/// answers for its schema.
 pub unsafe fn adopt(
     file: *mut ffi::sqlite3_file,
     vfs: *mut ffi::sqlite3_vfs,
     path: *const c_char,
     db: *mut ffi::sqlite3,
     read_only: bool,
+    journal: *mut ffi::sqlite3_file,
 ) -> Result<Policy, NotAdopted> {
     // SAFETY: the caller vouches that `file` is open, so pMethods is a valid table.
     let lower = unsafe { &*(*file).pMethods };
@@ -261,9 +294,20 @@ pub unsafe fn adopt(
     let policy = unsafe { policy_from_uri(path) };
     // SAFETY: the caller vouches for `file`, `vfs` and `path`.
     let mut guard = unsafe { Guard::new(file, lower, vfs, path, policy, true) };
-    guard.used_by(Connection::Handle(db));
+    // SAFETY: the caller vouches for `db` (null in the unit tests, which have no connection)
+    // and holds its mutex.
+    if let Some(loader) = (!db.is_null()).then(|| unsafe { Loader::of(db) }).flatten() {
+        guard.used_by(Connection::Loader(loader));
+    }
     if read_only {
         guard.opened_read_only();
+    }
+    // The pager's journal handle is known for sure only while it is closed: with a WAL open,
+    // SQLITE_FCNTL_JOURNAL_POINTER answers the WAL file instead. A journal the lower VFS opens
+    // later gets its table, which for SQLite's VFSes is the database file's own.
+    // SAFETY: null, or the pager's journal handle, allocated with the pager.
+    if !journal.is_null() && unsafe { (*journal).pMethods }.is_null() {
+        guard.journal_opened(Journal { file: journal, opened_with: lower });
     }
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_adopted), ..*lower };
     guard_methods::<Adopted>(&mut methods, lower);
@@ -529,14 +573,31 @@ mod tests {
         assert_eq!(rc, ffi::SQLITE_ERROR);
         assert!(message.unwrap().starts_with("walguard: refused journal_mode=DELETE on '/mem/opened.db'"));
         assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
-        // A journal that holds another page 1, then one that holds this one: a restore.
+        // A journal on disk that holds this page 1 but that the pager has not opened (planted,
+        // or the pager journals in memory or not at all): no restore.
+        testing::set_file(journal_name(&names), &journal(&page1(1)));
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
+        // The pager opens it through walguard (a playback): a journal that holds another page 1,
+        // then one that holds this one, read through the pager's own handle: a restore.
         testing::set_file(journal_name(&names), &journal(&page1(0)));
+        // SAFETY: `names` outlives the journal, closed before the database.
+        let jrnl = unsafe { Open::new(names.journal(), ffi::SQLITE_OPEN_MAIN_JOURNAL | ffi::SQLITE_OPEN_READWRITE) };
+        assert_eq!(jrnl.rc, ffi::SQLITE_OK);
         assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
         assert_eq!(testing::file_contents(name(&names)).unwrap()[..PAGE], page1(2));
-        testing::set_file(journal_name(&names), &journal(&page1(1)));
+        assert_eq!(jrnl.write(0, &journal(&page1(1))), ffi::SQLITE_OK);
         assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_OK);
         assert_eq!(testing::file_contents(name(&names)).unwrap()[..PAGE], page1(1));
         assert_eq!(db.write(0, &page1(2)), ffi::SQLITE_OK);
+        // Closed (as `sqlite3OsClose` does it: the table cleared, the handle's memory kept with the
+        // pager's), the pager's journal grants nothing any more.
+        assert_eq!(db.unlock(ffi::SQLITE_LOCK_NONE), ffi::SQLITE_OK);
+        // SAFETY: the journal is open; its memory outlives the database's guard (dropped last).
+        unsafe {
+            assert_eq!(jrnl.methods().xClose.unwrap()(jrnl.file()), ffi::SQLITE_OK);
+            (*jrnl.file()).pMethods = ptr::null();
+        }
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
 
         assert_eq!(db.pragma(c"walguard", None), (ffi::SQLITE_OK, Some("enforce".to_owned())));
         let mut vfs_name: *mut c_char = ptr::null_mut();
@@ -546,7 +607,7 @@ mod tests {
             assert_eq!(take_sqlite_string(vfs_name).as_deref(), Some("walguard/mem"));
         }
         let log = take_log();
-        assert_eq!(log.len(), 3, "{log:?}");
+        assert_eq!(log.len(), 5, "{log:?}");
         assert!(log[0].1.starts_with("walguard: refused journal_mode=DELETE, policy enforce"), "{log:?}");
         assert!(
             log[1..].iter().all(|(code, line)| *code == ffi::SQLITE_IOERR_WRITE && line.contains("a header write leaving WAL")),
@@ -554,7 +615,8 @@ mod tests {
         );
 
         assert_eq!(db.close(), ffi::SQLITE_OK);
-        assert!(guard_of_wal(names.wal()).is_none(), "the closed database is unregistered");
+        assert!(guard_of(names.wal(), b"-wal").is_none(), "the closed database is unregistered");
+        drop(jrnl);
     }
 
     /// A URI parameter that is not a policy gets the default policy and a warning: a typo never
@@ -621,8 +683,8 @@ mod tests {
             let memory = Allocation::new((*lower_vfs).szOsFile);
             let file: *mut ffi::sqlite3_file = memory.ptr.cast();
             assert_eq!((*lower_vfs).xOpen.unwrap()(lower_vfs, names.db(), file, FLAGS, ptr::null_mut()), ffi::SQLITE_OK);
-            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false), Ok(Policy::Keep)));
-            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false), Err(NotAdopted::AlreadyGuarded)));
+            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false, ptr::null_mut()), Ok(Policy::Keep)));
+            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false, ptr::null_mut()), Err(NotAdopted::AlreadyGuarded)));
             let methods = &*(*file).pMethods;
             let page = page1(1);
             assert_eq!(methods.xWrite.unwrap()(file, page.as_ptr().cast(), PAGE as c_int, 0), ffi::SQLITE_IOERR_WRITE);

@@ -12,8 +12,9 @@
 //!
 //! Nothing here remembers the header: every decision reads it from the database file.
 
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
+use std::sync::Arc;
 
 use libsqlite3_sys as ffi;
 use walguard_core::checkpoint::{CheckpointEvent, CheckpointSignal};
@@ -28,6 +29,7 @@ use walguard_core::{
 
 use crate::stats::{self, Event};
 
+use crate::loader::Loader;
 use crate::{config, host, vfs};
 
 /// The state walguard keeps for one guarded file.
@@ -47,14 +49,13 @@ pub struct Guard {
 }
 
 /// How a guarded file finds the connection that uses it.
-#[derive(Clone, Copy)]
 pub enum Connection {
     Unknown,
     /// `SQLITE_FCNTL_PDB`: the btree's connection slot, which SQLite points at the connection
     /// in use (`sqlite3BtreeEnter`) before it sends the file a file-control.
     Slot(*const *mut ffi::sqlite3),
-    /// The connection that loaded walguard and adopted the file.
-    Handle(*mut ffi::sqlite3),
+    /// The connection that loaded walguard and adopted the file, while it is open.
+    Loader(Arc<Loader>),
 }
 
 /// A guarded database file as the lower VFS opened it: what the state machine asks of the
@@ -63,12 +64,14 @@ pub struct DbFile {
     /// The guarded file itself and the lower io methods.
     pub file: *mut ffi::sqlite3_file,
     pub methods: *const ffi::sqlite3_io_methods,
-    /// The VFS that opened the file, to open the rollback journal when a header write needs it.
+    /// The VFS that opened the file, for `SQLITE_FCNTL_VFSNAME`.
     vfs: *mut ffi::sqlite3_vfs,
     /// The database's full path; SQLite keeps it valid until the file is closed.
     path: *const c_char,
     /// Region 0 of the wal-index, as the lower `xShmMap` gave it to SQLite (null: not mapped).
     wal_index: *const u8,
+    /// The pager's rollback-journal handle, once walguard has seen it (`Guard::journal_opened`).
+    journal: Option<Journal>,
 }
 
 impl Guard {
@@ -90,7 +93,7 @@ impl Guard {
             && unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) }
                 != 0;
         Guard {
-            db: DbFile { file, methods, vfs, path, wal_index: ptr::null() },
+            db: DbFile { file, methods, vfs, path, wal_index: ptr::null(), journal: None },
             state: FileGuard::new(policy),
             connection: Connection::Unknown,
             cannot_write: nolock,
@@ -148,6 +151,12 @@ impl Guard {
         self.reset.unlocked(offset, n);
     }
 
+    /// The pager of this file opened its rollback journal (through walguard's VFS), or, for a
+    /// file adopted at load, has the journal handle `journal.file` (`SQLITE_FCNTL_JOURNAL_POINTER`).
+    pub fn journal_opened(&mut self, journal: Journal) {
+        self.db.journal = Some(journal);
+    }
+
     /// The file was opened read-only for this connection.
     pub fn opened_read_only(&mut self) {
         self.cannot_write = true;
@@ -158,30 +167,27 @@ impl Guard {
         self.connection = connection;
     }
 
-    /// The connection that is using the file now, when known.
-    fn connection(&self) -> Option<*mut ffi::sqlite3> {
-        let db = match self.connection {
-            Connection::Unknown => return None,
+    /// What, besides the header, decides whether SQLite itself would leave WAL: the
+    /// transaction state and `SQLITE_DBCONFIG_DEFENSIVE` of the connection using the file,
+    /// when it is known.
+    fn pragma_context(&self) -> PragmaContext {
+        // SAFETY (both reads): the connection is live: the slot's is preparing the statement that
+        // sent the file-control, the loader's is open while `with` runs; sqlite3_get_autocommit
+        // reads one field, sqlite3_db_config takes the connection's mutex, which this thread
+        // holds already (it is recursive).
+        let (in_transaction, defensive) = match &self.connection {
+            Connection::Unknown => None,
             // SAFETY: the slot is a field of the btree that owns this file's pager, which lives
             // until the file is closed.
-            Connection::Slot(slot) => unsafe { *slot },
-            Connection::Handle(db) => db,
-        };
-        (!db.is_null()).then_some(db)
-    }
-
-    /// What, besides the header, decides whether SQLite itself would leave WAL.
-    fn pragma_context(&self) -> PragmaContext {
-        let (in_transaction, defensive) = match self.connection() {
-            // SAFETY: the connection is live (it is preparing the statement that sent the
-            // file-control); both calls only read its state (its mutex is recursive).
-            Some(db) => unsafe {
+            Connection::Slot(slot) => Some(unsafe { **slot }).filter(|db| !db.is_null()).map(|db| unsafe {
                 let mut defensive = 0;
                 let rc = ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_DEFENSIVE, -1, &mut defensive);
                 (ffi::sqlite3_get_autocommit(db) == 0, rc == ffi::SQLITE_OK && defensive != 0)
-            },
-            None => (false, false),
-        };
+            }),
+            // SAFETY: as above.
+            Connection::Loader(loader) => loader.with(|db, defensive| (unsafe { ffi::sqlite3_get_autocommit(db) } == 0, defensive)),
+        }
+        .unwrap_or((false, false));
         PragmaContext { in_transaction, defensive, cannot_write: self.cannot_write }
     }
 
@@ -489,81 +495,50 @@ impl Disk for DbFile {
         if rc == ffi::SQLITE_OK { Ok(page) } else { Err(rc) }
     }
 
-    /// Is there a rollback journal whose playback would write exactly `page` as page 1?
+    /// Is this handle playing back a rollback journal whose page-1 record is exactly `page`?
+    /// Only the pager's own journal handle is read, and only while it is open on a file of the
+    /// lower VFS: a journal on disk that this pager has not opened (planted beside the file,
+    /// or left there while the pager journals in memory or not at all) grants nothing.
     fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
-        // SAFETY: `path` is the xOpen filename, valid until xClose.
-        let Some(path) = (unsafe { host::bytes(self.path) }) else { return false };
-        let Ok(journal_path) = CString::new([path, b"-journal"].concat()) else { return false };
-        // SAFETY: `vfs` is the registered lower VFS; the path outlives the open file.
-        match unsafe { LowerFile::open_existing(self.vfs, &journal_path) } {
-            Some(mut journal) => journal_restores_page1(&mut journal, page),
-            None => false,
+        let Some(journal) = self.journal else { return false };
+        // SAFETY: `journal.file` is the pager's journal handle, which SQLite allocates with the
+        // pager, together with this database file, so it outlives this guard; SQLite sets its
+        // pMethods when it opens it and clears it when it closes it, and serialises both with
+        // this write (the pager's own calls).
+        let methods = unsafe { (*journal.file).pMethods };
+        if methods.is_null() || methods != journal.opened_with {
+            return false; // not open, or open as something else (a journal in memory)
         }
+        journal_restores_page1(&mut JournalHandle { file: journal.file, methods }, page)
     }
 }
 
-/// A file opened directly through the lower VFS for inspection (the rollback journal).
-struct LowerFile {
-    /// Backing storage of szOsFile bytes, 8-byte aligned.
-    storage: Vec<u64>,
+/// The pager's rollback-journal handle (`Pager.jfd`), as walguard saw it opened.
+#[derive(Clone, Copy)]
+pub struct Journal {
+    pub file: *mut ffi::sqlite3_file,
+    /// The table the lower VFS gave it when it opened the journal file.
+    pub opened_with: *const ffi::sqlite3_io_methods,
 }
 
-impl LowerFile {
-    /// Open `path` read-only if it exists.
-    ///
-    /// # Safety
-    /// `vfs` is a registered VFS; `path` outlives the returned file.
-    unsafe fn open_existing(vfs: *mut ffi::sqlite3_vfs, path: &CStr) -> Option<LowerFile> {
-        // SAFETY: the VFS methods are called as SQLite would, on storage of szOsFile bytes.
-        unsafe {
-            let mut exists = 0;
-            let access = (*vfs).xAccess?;
-            if access(vfs, path.as_ptr(), ffi::SQLITE_ACCESS_EXISTS, &mut exists) != ffi::SQLITE_OK || exists == 0 {
-                return None;
-            }
-            let words = usize::try_from((*vfs).szOsFile).ok()?.div_ceil(8).max(1);
-            let mut file = LowerFile { storage: vec![0u64; words] };
-            let flags = ffi::SQLITE_OPEN_READONLY | ffi::SQLITE_OPEN_MAIN_JOURNAL;
-            let rc = (*vfs).xOpen?(vfs, path.as_ptr(), file.as_file(), flags, ptr::null_mut());
-            (rc == ffi::SQLITE_OK).then_some(file)
-        }
-    }
-
-    fn as_file(&mut self) -> *mut ffi::sqlite3_file {
-        self.storage.as_mut_ptr().cast()
-    }
-
-    fn methods(&mut self) -> Option<&ffi::sqlite3_io_methods> {
-        // SAFETY: pMethods is null or the methods of the open file.
-        unsafe { (*self.as_file()).pMethods.as_ref() }
-    }
+/// Reads of an open journal through its own table.
+struct JournalHandle {
+    file: *mut ffi::sqlite3_file,
+    methods: *const ffi::sqlite3_io_methods,
 }
 
-impl JournalSource for LowerFile {
+impl JournalSource for JournalHandle {
     fn size(&mut self) -> Option<u64> {
-        let file = self.as_file();
         let mut size: ffi::sqlite3_int64 = 0;
-        let file_size = self.methods()?.xFileSize?;
-        // SAFETY: the file is open; `size` is a valid out-parameter.
-        let rc = unsafe { file_size(file, &mut size) };
+        // SAFETY: the file is open with `methods` (checked by the caller); `size` is a valid
+        // out-parameter.
+        let rc = unsafe { (*self.methods).xFileSize?(self.file, &mut size) };
         (rc == ffi::SQLITE_OK).then(|| u64::try_from(size).ok()).flatten()
     }
 
     fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> bool {
-        let file = self.as_file();
         let (Ok(offset), Ok(len)) = (i64::try_from(offset), c_int::try_from(buf.len())) else { return false };
-        let Some(read) = self.methods().and_then(|m| m.xRead) else { return false };
-        // SAFETY: the file is open; `buf` holds `len` bytes.
-        unsafe { read(file, buf.as_mut_ptr().cast(), len, offset) == ffi::SQLITE_OK }
-    }
-}
-
-impl Drop for LowerFile {
-    fn drop(&mut self) {
-        let file = self.as_file();
-        if let Some(close) = self.methods().and_then(|m| m.xClose) {
-            // SAFETY: the file is open and closed exactly once.
-            unsafe { close(file) };
-        }
+        // SAFETY: the file is open with `methods`; `buf` holds `len` bytes.
+        unsafe { (*self.methods).xRead.is_some_and(|read| read(self.file, buf.as_mut_ptr().cast(), len, offset) == ffi::SQLITE_OK) }
     }
 }

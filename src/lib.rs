@@ -54,6 +54,7 @@ mod file;
 mod functions;
 mod guard;
 mod host;
+mod loader;
 mod shim;
 mod stats;
 #[cfg(test)]

@@ -185,8 +185,10 @@ unsafe extern "C" fn open(
             return file::open(lower_vfs, name, out, flags, out_flags);
         } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
             return wal_file::open(lower_vfs, name, out, flags, out_flags);
+        } else if flags & ffi::SQLITE_OPEN_MAIN_JOURNAL != 0 {
+            return file::open_journal(lower_vfs, name, out, flags, out_flags);
         }
-        // Journals and temporary files belong to the lower VFS outright.
+        // Other journals and temporary files belong to the lower VFS outright.
         let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
         lower_open(lower_vfs, name, out, flags, out_flags)
     }
