@@ -58,6 +58,14 @@ fi
 guarded "installed: .load walguard by name" env LD_LIBRARY_PATH="$lib" sqlite3 :memory: -cmd '.load walguard' -cmd '.open app.db' 'PRAGMA journal_mode=DELETE'
 preload=(env LD_PRELOAD="$lib/libwalguard_preload.so")
 guarded "LD_PRELOAD: sqlite3 shell" "${preload[@]}" bash "$apps/app.sh"
+# A typo never unguards a process: an invalid, empty or mis-cased policy gets the default and a
+# warning on stderr (issue 23).
+for policy in enfroce '' ENFORCE; do
+  guarded "LD_PRELOAD, WALGUARD_POLICY='$policy': guarded under the default, with a warning" \
+    env WALGUARD_POLICY="$policy" "${preload[@]}" bash -c "bash '$apps/app.sh' 2>&1 | grep -q \"invalid value '$policy' for WALGUARD_POLICY\" && bash '$apps/app.sh'"
+  guarded "sitecustomize, WALGUARD_POLICY='$policy': guarded under the default, with a warning" \
+    env WALGUARD_POLICY="$policy" PYTHONPATH="$dest/usr/share/walguard/python" bash -c "/usr/bin/python3 '$apps/app.py' 2>&1 | grep -q \"invalid value '$policy' for WALGUARD_POLICY\" && /usr/bin/python3 '$apps/app.py'"
+done
 guarded "LD_PRELOAD: tclsh" "${preload[@]}" tclsh "$apps/app.tcl"
 guarded "LD_PRELOAD: python3, stdlib sqlite3" "${preload[@]}" /usr/bin/python3 "$apps/app.py"
 guarded "sitecustomize: python3, stdlib sqlite3" env PYTHONPATH="$dest/usr/share/walguard/python" /usr/bin/python3 "$apps/app.py"
