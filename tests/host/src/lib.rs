@@ -50,6 +50,15 @@ pub fn load_walguard() {
     });
 }
 
+/// Load walguard into `conn` too: loaded already in this process, it adopts `conn`'s files.
+pub fn load_into(conn: &Connection) {
+    // SAFETY: our own extension, built from this repository.
+    unsafe {
+        conn.load_extension_enable().unwrap();
+        conn.load_extension(lib_path(), None::<&str>).unwrap();
+    }
+}
+
 /// Open a connection the way an application would (read-write, create, URI filenames).
 pub fn open(path: &Path) -> Connection {
     Connection::open_with_flags(path, OpenFlags::default()).unwrap()

@@ -1,17 +1,9 @@
 //! The connection that loads walguard: its already-open files are guarded from the load on.
-//! Connections here are opened through the unix VFS by name, so their files exist before
-//! (and outside) walguard, as in a process that connects first and loads second.
+//! Connections here are opened through the unguarded copy of the VFS ([`PLAIN`]), so their
+//! files exist outside walguard, as in a process that connects first and loads second.
 
 use rusqlite::Connection;
 use walguard_host_tests::*;
-
-fn load_into(conn: &Connection) {
-    // SAFETY: our own extension.
-    unsafe {
-        conn.load_extension_enable().unwrap();
-        conn.load_extension(lib_path(), None::<&str>).unwrap();
-    }
-}
 
 fn walguard_pragma(conn: &Connection, schema: &str) -> Option<String> {
     conn.query_row(&format!("PRAGMA {schema}.walguard"), [], |r| r.get(0)).ok()

@@ -250,7 +250,8 @@ fn adoption_inside_a_write_transaction_then_rollback() {
 }
 
 /// Finding 6: a file opened before the load with a `walguard=` value that is not a policy is
-/// guarded under the default policy (a new open of it fails; this one is open already).
+/// guarded under the default policy, and so is a new open of it (issue 23: a typo never
+/// unguards a file, nor fails its open).
 #[test]
 fn an_invalid_policy_on_an_adopted_file_gets_the_default() {
     load_walguard();
@@ -258,19 +259,18 @@ fn an_invalid_policy_on_an_adopted_file_gets_the_default() {
     let x = wal_db(dir.path(), "x.db", 10);
     let uri = format!("file:{}?walguard=bogus", x.display());
     let conn = Connection::open_with_flags_and_vfs(&uri, rusqlite::OpenFlags::default(), PLAIN).unwrap();
-    // SAFETY: our own extension.
-    unsafe {
-        conn.load_extension_enable().unwrap();
-        conn.load_extension(lib_path(), None::<&str>).unwrap();
-    }
+    load_into(&conn);
     assert_eq!(conn.query_row("PRAGMA walguard", [], |r| r.get::<_, String>(0)).unwrap(), "enforce");
     let lines = logged("invalid value 'bogus' for URI parameter walguard");
     assert!(lines.iter().any(|l| l.ends_with("guarding it under the default policy")), "{lines:?}");
     let err = conn.execute_batch("PRAGMA journal_mode=DELETE").unwrap_err();
     assert!(err.to_string().starts_with("walguard: refused journal_mode=DELETE"), "{err}");
     assert_eq!(header(&x), WAL);
-    // A new open with the same value fails closed.
-    assert!(Connection::open_with_flags(&uri, rusqlite::OpenFlags::default()).and_then(|c| c.execute_batch("SELECT 1 FROM t")).is_err());
+    // A new open with the same value: guarded under the default policy too.
+    let again = Connection::open_with_flags(&uri, rusqlite::OpenFlags::default()).unwrap();
+    assert_eq!(again.query_row("PRAGMA walguard", [], |r| r.get::<_, String>(0)).unwrap(), "enforce");
+    assert!(again.execute_batch("PRAGMA journal_mode=DELETE").is_err());
+    assert_eq!(header(&x), WAL);
 }
 
 /// Page 1 as it is now, with bytes 18 and 19 set to `version`.
