@@ -262,7 +262,7 @@ fn an_invalid_policy_on_an_adopted_file_gets_the_default() {
     load_into(&conn);
     assert_eq!(conn.query_row("PRAGMA walguard", [], |r| r.get::<_, String>(0)).unwrap(), "enforce");
     let lines = logged("invalid value 'bogus' for URI parameter walguard");
-    assert!(lines.iter().any(|l| l.ends_with("guarding it under the default policy")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.ends_with(&format!("guarding '{}' under the default policy, enforce", x.display()))), "{lines:?}");
     let err = conn.execute_batch("PRAGMA journal_mode=DELETE").unwrap_err();
     assert!(err.to_string().starts_with("walguard: refused journal_mode=DELETE"), "{err}");
     assert_eq!(header(&x), WAL);
