@@ -25,8 +25,9 @@ if {$::walguard_suite(lib) ne "none"} {
   walguard_loader enable_load_extension 1
   walguard_loader eval {SELECT load_extension($::walguard_suite(lib))}
   walguard_loader close
-  if {[lindex [sqlite3_vfs_list] 0] ne "walguard"} {
-    puts "walguard is not the default VFS: [sqlite3_vfs_list]"
+  # walguard answers to the default VFS's name (unix) and registers itself as walguard too.
+  if {[lsearch -exact [sqlite3_vfs_list] walguard] < 0} {
+    puts "walguard is not registered: [sqlite3_vfs_list]"
     exit 1
   }
 }
