@@ -32,6 +32,10 @@ if {$::walguard_suite(lib) ne "none"} {
   }
 }
 reset_db
+if {$::walguard_suite(lib) ne "none" && [db eval {PRAGMA main.walguard}] eq ""} {
+  puts "test.db is not opened through walguard"
+  exit 1
+}
 if {[catch {source $::walguard_suite(file)} ::walguard_suite(msg)]} {
   set ::walguard_suite(info) $::errorInfo
   set ::walguard_suite(line) ""
