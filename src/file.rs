@@ -46,8 +46,8 @@ struct AdoptedFile {
 
 /// The adopted files: (file pointer, its `AdoptedFile`), both as addresses.
 static ADOPTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
-/// The open files walguard opened itself: (their name as SQLite passed it, the guard), both as
-/// addresses; see [`guard_of`].
+/// The open files walguard opened itself: (the address where SQLite keeps the name of their
+/// rollback journal, the guard); see [`guard_of`].
 static OWNED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 fn registry(list: &'static Mutex<Vec<(usize, usize)>>) -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
@@ -76,33 +76,67 @@ unsafe fn guarded_by_any_walguard(file: *mut ffi::sqlite3_file) -> bool {
     name.is_some_and(|name| name.to_bytes().starts_with(b"walguard/"))
 }
 
-/// The guard of the database whose WAL (`suffix` `-wal`) or rollback journal (`-journal`)
-/// SQLite is opening under `name`.
+/// A file SQLite names after its database's name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Companion {
+    Journal,
+    Wal,
+}
+
+/// Where SQLite keeps the name of the rollback journal of the database it is opening under
+/// `name` (`flags` as passed to `xOpen`).
 ///
-/// SQLite makes a database's name and the names of its WAL and journal in one allocation, a
-/// few strings after the database's (`sqlite3PagerOpen`), and passes pointers into it to
-/// `xOpen`. So the database is the one whose name, as a string, is this one's without the
-/// suffix, and whose name pointer lies just before it: of the files that match, the nearest
-/// before it (two connections to one file have two names, in two allocations). Only strings
-/// SQLite or a caller handed over are read, each up to its own NUL: a VFS above walguard that
-/// passes its own copy of a name (SQLite's multiplexor does) finds no database, and the file
-/// is left to the lower VFS. (`sqlite3_database_file_object` walks the memory before the name
-/// instead, and crashes on such a copy.)
-pub fn guard_of(name: *const c_char, suffix: &[u8]) -> Option<*mut Guard> {
-    /// Farther than any name SQLite makes (three paths of at most 4096 bytes, URI parameters).
-    const NEAR: usize = 1 << 16;
+/// `sqlite3PagerOpen` (every version walguard supports) lays out in one allocation the
+/// database's name, its URI parameters (`key\0value\0`... then an empty key; just the empty key
+/// without `SQLITE_OPEN_URI`), the journal's name, then the WAL's (`<name>-journal\0<name>-wal`),
+/// and passes pointers into it to `xOpen`. A companion is matched to its database by that exact
+/// address, never by a nearby one: a VFS above walguard that passes its own copies of the names
+/// (SQLite's multiplexor does) matches nothing, and its journal and WAL are the lower VFS's.
+/// The parameters are walked only where SQLite's own VFS reads them (`SQLITE_OPEN_URI`).
+///
+/// # Safety
+/// `name` is NUL-terminated; with `SQLITE_OPEN_URI`, it is a database filename as SQLite makes
+/// it, its URI parameters after it.
+unsafe fn journal_name_address(name: *const c_char, flags: c_int) -> usize {
+    // SAFETY: the caller vouches for the string and, with the URI flag, for the parameters.
+    unsafe {
+        let mut at = name.add(libc_strlen(name) + 1);
+        if flags & ffi::SQLITE_OPEN_URI != 0 {
+            while *at != 0 {
+                at = at.add(libc_strlen(at) + 1); // the key
+                at = at.add(libc_strlen(at) + 1); // its value
+            }
+        }
+        at.add(1) as usize
+    }
+}
+
+/// The length of a NUL-terminated string.
+///
+/// # Safety
+/// `s` is NUL-terminated.
+unsafe fn libc_strlen(s: *const c_char) -> usize {
+    // SAFETY: as the caller vouches.
+    unsafe { std::ffi::CStr::from_ptr(s) }.to_bytes().len()
+}
+
+/// The guard of the database whose `companion` SQLite is opening under `name`: the database
+/// whose journal name SQLite keeps at `name` (or, for its WAL, just before: the journal's name
+/// then the WAL's), and whose name is `name` without its suffix. See [`journal_name_address`].
+pub fn guard_of(name: *const c_char, companion: Companion) -> Option<*mut Guard> {
     // SAFETY: SQLite passes the name as a NUL-terminated string.
-    let companion = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
-    let stem = companion.strip_suffix(suffix)?;
-    let at = name as usize;
-    registry(&OWNED)
-        .iter()
-        .filter(|&&(name, _)| name < at && at - name <= NEAR)
-        // SAFETY: a registered name is the database's name as SQLite passed it to xOpen, valid
-        // while the file is open (it is unregistered when closed).
-        .filter(|&&(name, _)| unsafe { std::ffi::CStr::from_ptr(name as *const c_char) }.to_bytes() == stem)
-        .max_by_key(|&&(name, _)| name)
-        .map(|&(_, guard)| guard as *mut Guard)
+    let companion_name = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
+    let (stem, journal_at) = match companion {
+        Companion::Journal => (companion_name.strip_suffix(b"-journal")?, name as usize),
+        // The journal's name, `<stem>-journal` and its NUL, comes right before the WAL's.
+        Companion::Wal => {
+            let stem = companion_name.strip_suffix(b"-wal")?;
+            (stem, (name as usize).checked_sub(stem.len() + b"-journal\0".len())?)
+        }
+    };
+    let guard = registry(&OWNED).iter().find(|&&(at, _)| at == journal_at).map(|&(_, guard)| guard as *mut Guard)?;
+    // SAFETY: a registered guard lives until its file is closed (it is unregistered first).
+    (unsafe { (*guard).path_bytes() } == stem).then_some(guard)
 }
 
 /// Open a rollback journal through the lower VFS; when its database is guarded here, tell
@@ -125,10 +159,11 @@ pub unsafe fn open_journal(
     // SAFETY: the lower xOpen has set pMethods (null when nothing is open).
     let opened_with = unsafe { (*file).pMethods };
     if rc == ffi::SQLITE_OK && !opened_with.is_null() {
-        if let Some(guard) = guard_of(name, b"-journal") {
+        if let Some(guard) = guard_of(name, Companion::Journal) {
             // SAFETY: a registered guard lives until its file closes, which SQLite does after
-            // closing the journal; SQLite serialises the pager's calls.
-            unsafe { (*guard).journal_opened(Journal { file, opened_with }) };
+            // closing the journal; SQLite serialises the pager's calls; `opened_with` is the
+            // table the lower xOpen just set.
+            unsafe { (*guard).journal_opened(Journal { file, reads_with: (*opened_with).xRead }) };
         }
     }
     rc
@@ -249,7 +284,7 @@ pub unsafe fn open(
         let tail = shim::tail::<DbTail>(file);
         ptr::write(tail, DbTail { methods, guard });
         (*file).pMethods = &raw const (*tail).methods;
-        registry(&OWNED).push((name as usize, &raw mut (*tail).guard as usize));
+        registry(&OWNED).push((journal_name_address(name, flags), &raw mut (*tail).guard as usize));
     }
     ffi::SQLITE_OK
 }
@@ -304,10 +339,11 @@ pub unsafe fn adopt(
     }
     // The pager's journal handle is known for sure only while it is closed: with a WAL open,
     // SQLITE_FCNTL_JOURNAL_POINTER answers the WAL file instead. A journal the lower VFS opens
-    // later gets its table, which for SQLite's VFSes is the database file's own.
+    // later reads as the database file does (SQLite's VFSes give every file of a VFS the same
+    // xRead; unix's journals get another table, without locks, but the same xRead).
     // SAFETY: null, or the pager's journal handle, allocated with the pager.
     if !journal.is_null() && unsafe { (*journal).pMethods }.is_null() {
-        guard.journal_opened(Journal { file: journal, opened_with: lower });
+        guard.journal_opened(Journal { file: journal, reads_with: lower.xRead });
     }
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_adopted), ..*lower };
     guard_methods::<Adopted>(&mut methods, lower);
@@ -509,7 +545,7 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::CStr;
+    use std::ffi::{CStr, CString};
 
     use walguard_core::journal::{JOURNAL_MAGIC, page_checksum};
     use walguard_core::wal_reset::{CKPT_LOCK, READ_LOCK_0, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, WAL_INDEX_VERSION};
@@ -615,8 +651,27 @@ mod tests {
         );
 
         assert_eq!(db.close(), ffi::SQLITE_OK);
-        assert!(guard_of(names.wal(), b"-wal").is_none(), "the closed database is unregistered");
+        assert!(guard_of(names.wal(), Companion::Wal).is_none(), "the closed database is unregistered");
         drop(jrnl);
+    }
+
+    /// Companions are tied to their database by the exact address SQLite keeps their names at:
+    /// two connections to one file each find their own guard, and a copy of a name (a VFS above
+    /// walguard that passes its own) finds none, however close it lies.
+    #[test]
+    fn journals_and_wals_find_their_database_by_sqlites_layout_only() {
+        let (a, b) = (Names::new("/mem/twice.db", &[]), Names::new("/mem/twice.db", &[("cache", "private")]));
+        // SAFETY: the names outlive the files.
+        let (db_a, db_b) = unsafe { (Open::new(a.db(), FLAGS), Open::new(b.db(), FLAGS | ffi::SQLITE_OPEN_URI)) };
+        let (ga, gb) = (guard_of(a.journal(), Companion::Journal).unwrap(), guard_of(b.journal(), Companion::Journal).unwrap());
+        assert_ne!(ga, gb);
+        assert_eq!(guard_of(a.wal(), Companion::Wal), Some(ga));
+        assert_eq!(guard_of(b.wal(), Companion::Wal), Some(gb));
+        assert_eq!(guard_of(a.wal(), Companion::Journal), None, "a WAL's name is not a journal's");
+        let copy = CString::new("/mem/twice.db-journal").unwrap();
+        assert_eq!(guard_of(copy.as_ptr(), Companion::Journal), None, "a copy of the name");
+        assert_eq!((db_a.close(), db_b.close()), (ffi::SQLITE_OK, ffi::SQLITE_OK));
+        assert_eq!(guard_of(a.journal(), Companion::Journal), None, "closed");
     }
 
     /// A URI parameter that is not a policy gets the default policy and a warning: a typo never

@@ -225,6 +225,12 @@ impl Guard {
         self.db.path_lossy()
     }
 
+    /// The database's name as SQLite passed it to `xOpen`.
+    pub fn path_bytes(&self) -> &[u8] {
+        // SAFETY: `path` is the xOpen filename, valid until xClose, which drops the guard.
+        unsafe { host::bytes(self.db.path) }.unwrap_or_default()
+    }
+
     /// Layer 2 for a write of `data` at `offset` of the database file. `Err` carries the code
     /// the write fails with.
     pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
@@ -506,20 +512,33 @@ impl Disk for DbFile {
         // pMethods when it opens it and clears it when it closes it, and serialises both with
         // this write (the pager's own calls).
         let methods = unsafe { (*journal.file).pMethods };
-        if methods.is_null() || methods != journal.opened_with {
+        // SAFETY: a non-null pMethods of an open file is its valid table.
+        if methods.is_null() || journal.reads_with.is_none() || !fn_eq(unsafe { (*methods).xRead }, journal.reads_with) {
             return false; // not open, or open as something else (a journal in memory)
         }
         journal_restores_page1(&mut JournalHandle { file: journal.file, methods }, page)
     }
 }
 
-/// The pager's rollback-journal handle (`Pager.jfd`), as walguard saw it opened.
+/// The pager's rollback-journal handle (`Pager.jfd`).
 #[derive(Clone, Copy)]
 pub struct Journal {
     pub file: *mut ffi::sqlite3_file,
-    /// The table the lower VFS gave it when it opened the journal file.
-    pub opened_with: *const ffi::sqlite3_io_methods,
+    /// How a journal file of the lower VFS reads: a handle open with another `xRead` is not one
+    /// (SQLite's journal in memory, `journal_mode=MEMORY`).
+    pub reads_with: Read,
 }
+
+/// Are two optional `xRead`s the same function?
+fn fn_eq(a: Read, b: Read) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => ptr::fn_addr_eq(a, b),
+        _ => false,
+    }
+}
+
+/// An `xRead`, as the bindings spell it.
+pub type Read = Option<unsafe extern "C" fn(*mut ffi::sqlite3_file, *mut c_void, c_int, ffi::sqlite3_int64) -> c_int>;
 
 /// Reads of an open journal through its own table.
 struct JournalHandle {

@@ -59,7 +59,7 @@ pub unsafe fn open(
     if !file::KNOWN_VERSIONS.contains(&unsafe { (*lower_methods).iVersion }) {
         return rc;
     }
-    let Some(db) = file::guard_of(name, b"-wal") else {
+    let Some(db) = file::guard_of(name, file::Companion::Wal) else {
         return rc; // not a database walguard opened: the lower VFS owns the WAL outright
     };
     // SAFETY: checked non-null and of a known version above.

@@ -58,6 +58,8 @@ fi
 guarded "installed: .load walguard by name" env LD_LIBRARY_PATH="$lib" sqlite3 :memory: -cmd '.load walguard' -cmd '.open app.db' 'PRAGMA journal_mode=DELETE'
 preload=(env LD_PRELOAD="$lib/libwalguard_preload.so")
 guarded "LD_PRELOAD: sqlite3 shell" "${preload[@]}" bash "$apps/app.sh"
+# The preload finds walguard registered (it answers to unix's name now): no false alarm.
+harmless "LD_PRELOAD: guarded, and says nothing" enforce "${preload[@]}" sqlite3 app.db 'PRAGMA walguard'
 # A typo never unguards a process: an invalid, empty or mis-cased policy gets the default and a
 # warning on stderr (issue 23).
 for policy in enfroce '' ENFORCE; do
