@@ -21,10 +21,10 @@ use std::sync::Mutex;
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
-use walguard_core::checkpoint::{CheckpointSignal, FCNTL_CKPT_DONE, FCNTL_CKPT_START};
-use walguard_core::header::READ_VERSION_OFFSET;
+use walguard_core::checkpoint::{FCNTL_CKPT_DONE, FCNTL_CKPT_START};
 use walguard_core::wal_reset::SHM_UNLOCK;
-use walguard_core::{Policy, settings};
+use walguard_core::write_guard::FCNTL_COMMIT_PHASETWO;
+use walguard_core::{FileGuard, Policy, settings};
 
 use crate::config;
 use crate::guard::{Connection, Guard, Journal};
@@ -216,12 +216,11 @@ unsafe fn guarded_here(file: *mut ffi::sqlite3_file) -> bool {
 /// The methods both tables replace, for locator `L`. The wal-index methods are watched for the
 /// WAL-reset salt check, and on hosts older than 3.32.0 for their checkpoints
 /// (`walguard_core::checkpoint`).
-fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sqlite3_io_methods) {
+fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sqlite3_io_methods, guard: &Guard) {
     table.xWrite = Some(write::<L>);
     table.xUnlock = lower.xUnlock.and(Some(unlock::<L>));
     table.xFileControl = Some(file_control::<L>);
-    let watch_shm = config::wal_reset_fix() || CheckpointSignal::for_host(host::libversion_number()) == CheckpointSignal::CheckpointLock;
-    if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && watch_shm {
+    if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && guard.watches_shm() {
         table.xShmLock = Some(shm_lock::<L>);
         table.xShmMap = Some(shm_map::<L>);
         table.xShmUnmap = Some(shm_unmap::<L>);
@@ -276,7 +275,7 @@ pub unsafe fn open(
     // SAFETY: `lower_methods` is the lower file's valid table (checked non-null above).
     let lower_table = unsafe { &*lower_methods };
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_owned), ..*lower_table };
-    guard_methods::<Owned>(&mut methods, lower_table);
+    guard_methods::<Owned>(&mut methods, lower_table, &guard);
     // SAFETY: `file` has the walguard VFS's szOsFile bytes, so the tail after the lower file is
     // in bounds, aligned, and unused until now (`shim::tail`); SQLite reads pMethods only after
     // xOpen returns, when it points at the table inside the tail, which lives until xClose.
@@ -346,7 +345,7 @@ pub unsafe fn adopt(
         guard.journal_opened(Journal { file: journal, reads_with: lower.xRead });
     }
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_adopted), ..*lower };
-    guard_methods::<Adopted>(&mut methods, lower);
+    guard_methods::<Adopted>(&mut methods, lower, &guard);
     let entry = Box::into_raw(Box::new(AdoptedFile { methods, guard }));
     adopted().push((file as usize, entry as usize));
     // SAFETY: the caller holds the connection's mutex, so nothing uses the table while it is
@@ -409,7 +408,7 @@ unsafe extern "C" fn write<L: Locate>(file: *mut ffi::sqlite3_file, buf: *const 
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         let Some(f) = (*g.db.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
-        if offset > READ_VERSION_OFFSET as i64 {
+        if !FileGuard::may_concern_header(offset) {
             return f(g.db.file, buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
         write_page1(g, f, buf, amt, offset)
@@ -499,7 +498,7 @@ unsafe extern "C" fn unlock<L: Locate>(file: *mut ffi::sqlite3_file, level: c_in
     // SAFETY: SQLite's own arguments; installed only over a lower xUnlock.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        g.transaction_ended();
+        g.unlocked();
         let Some(f) = (*g.db.methods).xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
         f(g.db.file, level)
     }
@@ -509,13 +508,13 @@ unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        if op == ffi::SQLITE_FCNTL_COMMIT_PHASETWO {
-            g.transaction_ended();
-        }
         match op {
-            ffi::SQLITE_FCNTL_PRAGMA | ffi::SQLITE_FCNTL_VFSNAME | FCNTL_CKPT_START | FCNTL_CKPT_DONE | ffi::SQLITE_FCNTL_PDB => {
-                intercepted_file_control(g, op, arg)
-            }
+            ffi::SQLITE_FCNTL_PRAGMA
+            | ffi::SQLITE_FCNTL_VFSNAME
+            | FCNTL_CKPT_START
+            | FCNTL_CKPT_DONE
+            | FCNTL_COMMIT_PHASETWO
+            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(g, op, arg),
             _ => g.file_control(op, arg), // the hot path: a tail call
         }
     }
@@ -536,7 +535,7 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
                 }
             }
             ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
-            FCNTL_CKPT_START | FCNTL_CKPT_DONE => g.checkpoint_file_control(op),
+            FCNTL_CKPT_START | FCNTL_CKPT_DONE | FCNTL_COMMIT_PHASETWO => g.file_control_event(op),
             _ => g.used_by(Connection::Slot(arg.cast_const().cast())),
         }
         g.file_control(op, arg)

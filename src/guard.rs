@@ -17,13 +17,13 @@ use std::ptr;
 use std::sync::Arc;
 
 use libsqlite3_sys as ffi;
-use walguard_core::checkpoint::{CheckpointEvent, CheckpointSignal};
-use walguard_core::header::{HEADER_LEN, written_read_version};
+use walguard_core::checkpoint::CheckpointSignal;
+use walguard_core::header::HEADER_LEN;
 use walguard_core::journal::{JournalSource, journal_restores_page1};
 use walguard_core::settings;
 use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, SHM_UNLOCK, Salts};
 use walguard_core::{
-    Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
+    Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Verdict, decide_pragma,
     is_journal_mode_pragma, resolve_journal_mode,
 };
 
@@ -44,8 +44,8 @@ pub struct Guard {
     cannot_write: bool,
     /// The WAL-reset bug's salt check (`walguard_core::wal_reset`).
     reset: ResetGuard,
-    /// Where this host's checkpoints show (`walguard_core::checkpoint`).
-    checkpoints: CheckpointSignal,
+    /// The WAL-reset mitigation is on (`WALGUARD_WAL_RESET_FIX`, read once per file).
+    reset_fix: bool,
 }
 
 /// How a guarded file finds the connection that uses it.
@@ -94,19 +94,19 @@ impl Guard {
                 != 0;
         Guard {
             db: DbFile { file, methods, vfs, path, wal_index: ptr::null(), journal: None },
-            state: FileGuard::new(policy),
+            state: FileGuard::new(policy, CheckpointSignal::for_host(host::libversion_number())),
             connection: Connection::Unknown,
             cannot_write: nolock,
             reset: ResetGuard::default(),
-            checkpoints: CheckpointSignal::for_host(host::libversion_number()),
+            reset_fix: config::wal_reset_fix(),
         }
     }
 
     /// An exclusive `xShmLock` was granted: the salt check decides whether a checkpoint may go
     /// on. `Err` is the code the lock call answers instead (the lock released again).
     pub fn shm_locked_exclusive(&mut self, offset: c_int, n: c_int) -> Result<(), c_int> {
-        self.checkpoint_event(self.checkpoints.on_shm_lock(offset, n, SHM_LOCK | SHM_EXCLUSIVE));
-        if !config::wal_reset_fix() {
+        self.state.shm_lock(offset, n, SHM_LOCK | SHM_EXCLUSIVE);
+        if !self.reset_fix {
             return Ok(()); // watched for the checkpoint only (a host older than 3.32.0)
         }
         let db = &self.db;
@@ -147,7 +147,7 @@ impl Guard {
 
     /// Exclusive `xShmLock` locks were released.
     pub fn shm_unlocked_exclusive(&mut self, offset: c_int, n: c_int) {
-        self.checkpoint_event(self.checkpoints.on_shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE));
+        self.state.shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
         self.reset.unlocked(offset, n);
     }
 
@@ -195,17 +195,15 @@ impl Guard {
         self.state.policy()
     }
 
-    /// A file-control that may mark a checkpoint's start or end (`walguard_core::checkpoint`).
-    pub fn checkpoint_file_control(&mut self, op: c_int) {
-        self.checkpoint_event(self.checkpoints.on_file_control(op));
+    /// A file-control that may mark a checkpoint's start or end, or a commit (the state
+    /// machine decides which: `FileGuard::file_control`).
+    pub fn file_control_event(&mut self, op: c_int) {
+        self.state.file_control(op);
     }
 
-    fn checkpoint_event(&mut self, event: Option<CheckpointEvent>) {
-        match event {
-            Some(CheckpointEvent::Started) => self.state.checkpoint_started(),
-            Some(CheckpointEvent::Done) => self.state.checkpoint_done(),
-            None => {}
-        }
+    /// Should the wal-index's methods be watched (`FileGuard::watches_shm`)?
+    pub fn watches_shm(&self) -> bool {
+        self.state.watches_shm(self.reset_fix)
     }
 
     /// Forward a file-control to the lower file.
@@ -231,47 +229,28 @@ impl Guard {
         unsafe { host::bytes(self.db.path) }.unwrap_or_default()
     }
 
-    /// Layer 2 for a write of `data` at `offset` of the database file. `Err` carries the code
-    /// the write fails with.
+    /// Layer 2 for a write of `data` at `offset` of the database file
+    /// (`FileGuard::database_write`). `Err` carries the code the write fails with.
     pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
-        let written = written_read_version(offset, data);
-        if FileGuard::may_switch_to_wal(offset, data.len(), written) {
-            self.note_wal_header_write(data);
-            return Ok(());
-        }
-        if !FileGuard::needs_decision(written) {
-            return Ok(());
-        }
-        // Only a whole page 1 can be a journal playback.
-        let page = (offset == 0 && data.len() >= HEADER_LEN).then_some(data);
-        self.decide(Target::Database, written.unwrap_or_default(), page)
+        let verdict = self.state.database_write(offset, data, &mut self.db)?;
+        self.report(verdict)
     }
 
-    /// A whole page 1 with a WAL header is about to be written: the state machine keeps the
-    /// page it replaces when this is this handle's switch (see `FileGuard::wal_header_write`).
-    /// A failed read only means a rollback's write of that page is refused, never wrongly
-    /// allowed, so errors are not the write's.
-    #[cold]
-    #[inline(never)]
-    fn note_wal_header_write(&mut self, page: &[u8]) {
-        let _ = self.state.wal_header_write(page, &mut self.db);
-    }
-
-    /// The transaction ended: committed (`SQLITE_FCNTL_COMMIT_PHASETWO`) or the lock released.
+    /// `xUnlock`: the transaction ended.
     #[inline(always)]
-    pub fn transaction_ended(&mut self) {
-        self.state.transaction_ended();
+    pub fn unlocked(&mut self) {
+        self.state.unlocked();
     }
 
     /// Layer 2 for a WAL frame that puts `written` (not 2) at byte 19 of page 1.
     pub fn check_wal_page1(&mut self, written: u8) -> Result<(), c_int> {
-        self.decide(Target::WalFrame, written, None)
+        let verdict = self.state.wal_frame_page1(written, &mut self.db)?;
+        self.report(verdict)
     }
 
-    #[cold]
-    #[inline(never)]
-    fn decide(&mut self, target: Target, written: u8, page: Option<&[u8]>) -> Result<(), c_int> {
-        match self.state.decide(target, written, page, &mut self.db)? {
+    /// Count and log what the state machine decided; a refusal fails the write.
+    fn report(&mut self, verdict: Verdict) -> Result<(), c_int> {
+        match verdict {
             Verdict::Pass | Verdict::Restore => Ok(()),
             Verdict::Warned { report } => {
                 if report {
@@ -383,15 +362,11 @@ impl Guard {
         let mode = mode.name().to_ascii_uppercase();
         let path = self.path_lossy();
         match decide_pragma(self.policy(), request, on_disk, self.pragma_context()) {
-            PragmaVerdict::Allow => {
-                if self.policy() == Policy::Off && on_disk == HeaderFormat::Wal {
-                    self.state.downgrade_reported_by_pragma();
-                    stats::count(Event::Deliberate);
-                    host::log(
-                        ffi::SQLITE_NOTICE,
-                        &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"),
-                    );
-                }
+            PragmaVerdict::Allow => None,
+            PragmaVerdict::Deliberate => {
+                self.state.downgrade_reported_by_pragma();
+                stats::count(Event::Deliberate);
+                host::log(ffi::SQLITE_NOTICE, &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"));
                 None
             }
             PragmaVerdict::Warn => {
