@@ -5,9 +5,9 @@
 //!   allocation and a [`DbTail`] (walguard's table and the guard) follows it (`shim.rs`), found
 //!   from the file pointer;
 //! - [`adopt`]: a file the loading connection opened before walguard existed has no room for
-//!   walguard's struct, so its `pMethods` is pointed at an [`AdoptedFile`] (a table and the
-//!   guard) that walguard allocates and finds again through a registry keyed by the file
-//!   pointer, never through `pMethods`; closing it puts the lower table back.
+//!   walguard's struct, so its `pMethods` is pointed at an [`AdoptedFile`] (a table first, then
+//!   the guard) that walguard allocates, and finds again from `pMethods` (nothing else sets an
+//!   adopted file's table; see [`AdoptedFile`]); closing it puts the lower table back.
 //!
 //! Both tables are the lower table with `xWrite` (layer 2), `xFileControl` (layer 1,
 //! `PRAGMA walguard`, `.vfsname`, the state machine's checkpoint and commit events, the
@@ -39,13 +39,22 @@ pub struct DbTail {
 }
 
 /// A database file adopted at load: its table and its guard, owned by walguard.
+///
+/// SQLite calls the file through `methods`, the first field: `adopt` points the file's `pMethods`
+/// at the struct itself, so the guarded methods find it from `pMethods` with no lookup. Only an
+/// open file's `xOpen` and `xClose` and walguard's adoption set its `pMethods` (a shim that swaps
+/// tables does so in its own `xOpen`, and a second copy of walguard never adopts a file any copy
+/// guards: `guarded_by_any_walguard`), so after the adoption it stays this struct's until
+/// `close_adopted`.
+#[repr(C)]
 struct AdoptedFile {
     methods: ffi::sqlite3_io_methods,
+    /// The file this struct guards: checked on every call, so a table reached from anything but
+    /// that file is never taken for it.
+    file: *mut ffi::sqlite3_file,
     guard: Guard,
 }
 
-/// The adopted files: (file pointer, its `AdoptedFile`), both as addresses.
-static ADOPTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 /// The open files walguard opened itself: (the address where SQLite keeps the name of their
 /// rollback journal, the guard); see [`guard_of`].
 static OWNED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
@@ -54,8 +63,18 @@ fn registry(list: &'static Mutex<Vec<(usize, usize)>>) -> std::sync::MutexGuard<
     list.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn adopted() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
-    registry(&ADOPTED)
+/// The `AdoptedFile` of an adopted file, from its `pMethods` (see [`AdoptedFile`]).
+///
+/// # Safety
+/// `file` is a file `adopt` guards, not closed yet (or closed by SQLite, which clears
+/// `pMethods`).
+unsafe fn adopted_entry(file: *mut ffi::sqlite3_file) -> Option<*mut AdoptedFile> {
+    // SAFETY: the caller vouches that pMethods is null or the AdoptedFile `adopt` installed,
+    // whose first field is the table (repr(C)).
+    unsafe {
+        let entry = (*file).pMethods.cast_mut().cast::<AdoptedFile>();
+        (!entry.is_null() && (*entry).file == file).then_some(entry)
+    }
 }
 
 /// Is `file` guarded by some copy of walguard, perhaps another one (another path or version)?
@@ -194,10 +213,9 @@ impl Locate for Owned {
 
 impl Locate for Adopted {
     unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Guard> {
-        let entry = adopted().iter().find(|&&(f, _)| f == file as usize).map(|&(_, a)| a as *mut AdoptedFile)?;
-        // SAFETY: an adopted file is in the registry until its xClose; the AdoptedFile lives
-        // (boxed, never moved) until then; SQLite serialises calls on one file.
-        Some(unsafe { &mut (*entry).guard })
+        // SAFETY: the caller vouches that `file` is adopted; the AdoptedFile lives (boxed, never
+        // moved) until its xClose; SQLite serialises calls on one file.
+        unsafe { adopted_entry(file).map(|entry| &mut (*entry).guard) }
     }
 }
 
@@ -346,11 +364,11 @@ pub unsafe fn adopt(
     }
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_adopted), ..*lower };
     guard_methods::<Adopted>(&mut methods, lower, &guard);
-    let entry = Box::into_raw(Box::new(AdoptedFile { methods, guard }));
-    adopted().push((file as usize, entry as usize));
+    let entry = Box::into_raw(Box::new(AdoptedFile { methods, file, guard }));
     // SAFETY: the caller holds the connection's mutex, so nothing uses the table while it is
-    // swapped; the AdoptedFile lives until `close_adopted` reclaims it.
-    unsafe { (*file).pMethods = &raw const (*entry).methods };
+    // swapped; the AdoptedFile, whose first field is the table, lives until `close_adopted`
+    // reclaims it.
+    unsafe { (*file).pMethods = entry.cast_const().cast() };
     Ok(policy)
 }
 
@@ -388,12 +406,8 @@ unsafe extern "C" fn close_owned(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn close_adopted(file: *mut ffi::sqlite3_file) -> c_int {
-    let entry = {
-        let mut registry = adopted();
-        let index = registry.iter().position(|&(f, _)| f == file as usize);
-        index.map(|i| registry.swap_remove(i).1 as *mut AdoptedFile)
-    };
-    let Some(entry) = entry else { return ffi::SQLITE_MISUSE };
+    // SAFETY: SQLite closes an adopted file once, through the AdoptedFile's table.
+    let Some(entry) = (unsafe { adopted_entry(file) }) else { return ffi::SQLITE_MISUSE };
     // SAFETY: the entry was boxed by `adopt` and is reclaimed exactly once, here, after the
     // lower table is back in place.
     unsafe {
@@ -737,7 +751,11 @@ mod tests {
             let memory = Allocation::new((*lower_vfs).szOsFile);
             let file: *mut ffi::sqlite3_file = memory.ptr.cast();
             assert_eq!((*lower_vfs).xOpen.unwrap()(lower_vfs, names.db(), file, FLAGS, ptr::null_mut()), ffi::SQLITE_OK);
+            let lower_table = (*file).pMethods;
             assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false, ptr::null_mut()), Ok(Policy::Keep)));
+            // The table SQLite calls through is the adopted file's own struct, which names it.
+            let entry = (*file).pMethods.cast::<AdoptedFile>();
+            assert_eq!((*entry).file, file);
             assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false, ptr::null_mut()), Err(NotAdopted::AlreadyGuarded)));
             let methods = &*(*file).pMethods;
             let page = page1(1);
@@ -748,7 +766,7 @@ mod tests {
             assert_eq!(methods.xFileControl.unwrap()(file, ffi::SQLITE_FCNTL_PRAGMA, az.as_mut_ptr().cast()), ffi::SQLITE_OK);
             assert_eq!(take_sqlite_string(az[0]).as_deref(), Some("wal"), "policy keep answers wal");
             assert_eq!(methods.xClose.unwrap()(file), ffi::SQLITE_OK);
-            assert!(!adopted().iter().any(|&(f, _)| f == file as usize));
+            assert_eq!((*file).pMethods, lower_table, "the lower table is back");
         }
         let log = take_log();
         assert_eq!(log.len(), 2, "{log:?}");

@@ -30,7 +30,7 @@ use walguard_core::{
 use crate::stats::{self, Event};
 
 use crate::loader::Loader;
-use crate::{config, host, vfs};
+use crate::{config, host};
 
 /// The state walguard keeps for one guarded file.
 pub struct Guard {
@@ -417,7 +417,7 @@ impl Guard {
                 Some(name) => String::from_utf8_lossy(name.to_bytes()).into_owned(),
                 None => CStr::from_ptr((*self.db.vfs).zName).to_string_lossy().into_owned(),
             };
-            *out = host::sqlite_string(&format!("{}/{lower_name}", vfs::NAME.to_string_lossy()));
+            *out = host::sqlite_string(&format!("{}/{lower_name}", settings::VFS_NAME.to_string_lossy()));
         }
         ffi::SQLITE_OK
     }

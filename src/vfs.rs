@@ -15,8 +15,8 @@ use libsqlite3_sys as ffi;
 
 use crate::{file, shim, wal_file};
 
-/// The name the VFS is registered under.
-pub const NAME: &CStr = c"walguard";
+/// The name the VFS is registered under besides the names of the VFSes it wraps.
+pub use walguard_core::settings::VFS_NAME as NAME;
 
 /// The lower VFS of `vfs`, kept in its `pAppData`.
 ///
@@ -106,6 +106,8 @@ unsafe fn register_once() -> Result<Registration, String> {
 
 /// The registered VFSes named `<name of default>-...`: `unix-excl`, `unix-dotfile` and
 /// `unix-none` where the default is `unix`, which reach the same files with other locking.
+/// Only those whose files take as many bytes as the default's: walguard's struct sits at one
+/// offset from every file pointer (`shim::tail_offset`), which SQLite's own variants share.
 ///
 /// # Safety
 /// `default` is the head of SQLite's list of VFSes (`sqlite3_vfs_find(NULL)`).
@@ -119,7 +121,7 @@ unsafe fn variants_of(default: *mut ffi::sqlite3_vfs) -> Vec<*mut ffi::sqlite3_v
         let mut variants = Vec::new();
         let mut vfs = (*default).pNext;
         while !vfs.is_null() {
-            if CStr::from_ptr((*vfs).zName).to_bytes().starts_with(&prefix) {
+            if CStr::from_ptr((*vfs).zName).to_bytes().starts_with(&prefix) && (*vfs).szOsFile == (*default).szOsFile {
                 variants.push(vfs);
             }
             vfs = (*vfs).pNext;

@@ -11,6 +11,9 @@ pub const POLICY_VAR: &str = "WALGUARD_POLICY";
 pub const WAL_RESET_VAR: &str = "WALGUARD_WAL_RESET_FIX";
 /// The URI parameter that sets one file's policy.
 pub const POLICY_PARAMETER: &str = "walguard";
+/// The name walguard registers its VFS under besides the names of the VFSes it wraps, and the
+/// prefix of its answer to `SQLITE_FCNTL_VFSNAME` (`walguard/unix`).
+pub const VFS_NAME: &std::ffi::CStr = c"walguard";
 
 /// A setting's value and, when the value given was not valid, the warning to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
