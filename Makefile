@@ -149,6 +149,7 @@ test-dist: dist deps-test
 # the seed story with half the workers unguarded (3 s, and its control without the holder).
 test-hold: build deps-test
 	scripts/ensure-clients.sh
+	scripts/ensure-deps.sh fuse
 	$(CARGO) test -q -p walguard-hold
 	/usr/bin/python3 tests/hold/test_hold.py
 	/usr/bin/python3 tests/stress/run.py 3 --hold

@@ -622,7 +622,9 @@ fn attach(path: &Path, ensure_wal: bool, held_inodes: &[(u64, u64)]) -> Result<(
     // the checks of the others, nor the answer to SIGTERM, by much.
     conn.pragma_update(None, "busy_timeout", 500).map_err(|e| fail("busy_timeout", e))?;
     if conn.is_readonly("main").unwrap_or(false) {
-        return Err("it can only be opened read-only (the holder needs write access to the file and its directory)".to_string().into());
+        return Err(explain_access(path)
+            .unwrap_or_else(|| "it can only be opened read-only (the holder needs write access to the file and its directory)".to_string())
+            .into());
     }
     if convert {
         let mode: String = conn

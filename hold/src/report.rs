@@ -9,9 +9,10 @@
 //!
 //! A SQLite library is recognised in a mapped file (the executable, a shared libsqlite3, a
 //! module that bundles one) by `SQLITE_SOURCE_ID`, the "date time hash" string every build
-//! carries; its version is the one NUL-terminated string of the form `3.N.N` in that file
-//! (`sqlite3_version[]`, what `sqlite3_libversion()` returns). When the file has several
-//! such strings the version is reported as unknown rather than guessed.
+//! carries; its version is the one string of the form `3.N.N` in that file that ends with a
+//! NUL and does not continue a printable string (`sqlite3_version[]`, what
+//! `sqlite3_libversion()` returns). When the file has several such strings the version is
+//! reported as unknown rather than guessed.
 //!
 //! Protected means: the header says WAL, a walguard-hold holds the file, and the filesystem
 //! is one where WAL is safe. Exit 0 when every path is protected, 1 when one is not, 2 on a
@@ -520,18 +521,28 @@ fn sqlite_in_file(path: &str, pid: i64, range: &str) -> Option<Option<String>> {
 }
 
 /// The test on a file's bytes: a `SQLITE_SOURCE_ID` ("YYYY-MM-DD HH:MM:SS " and at least 40
-/// hex digits) says SQLite is compiled in; the one NUL-terminated `3.N.N` string is its
-/// version.
+/// hex digits) says SQLite is compiled in; the one `3.N.N` string that ends with a NUL and
+/// does not continue a printable string is its version (`sqlite3_version[]`: in a shared
+/// libsqlite3 it follows another string's NUL, in bundles such as APSW and better-sqlite3 the
+/// last byte of a data table).
 fn sqlite_in_bytes(data: &[u8]) -> Option<Option<String>> {
     if !has_source_id(data) {
         return None;
     }
-    let mut versions: Vec<&str> = data
-        .split(|&b| b == 0)
-        .filter(|s| (5..=9).contains(&s.len()) && s[0] == b'3' && s[1] == b'.')
-        .filter_map(|s| std::str::from_utf8(s).ok())
-        .filter(|s| walguard_core::version::version_number(s).is_some())
-        .collect();
+    let mut versions: Vec<&str> = Vec::new();
+    for i in 0..data.len().saturating_sub(6) {
+        // A string of its own: not the tail of a printable one ("version-3.54.1", "v3.40.1").
+        if data[i] != b'3' || data[i + 1] != b'.' || (i > 0 && (0x20..=0x7e).contains(&data[i - 1])) {
+            continue;
+        }
+        let tail = &data[i..data.len().min(i + 10)];
+        let Some(end) = tail.iter().position(|&b| b == 0) else { continue };
+        if let Ok(s) = std::str::from_utf8(&tail[..end]) {
+            if walguard_core::version::version_number(s).is_some() {
+                versions.push(s);
+            }
+        }
+    }
     versions.sort_unstable();
     versions.dedup();
     Some(if versions.len() == 1 { Some(versions[0].to_string()) } else { None })
@@ -563,6 +574,11 @@ mod tests {
         let mut lib = b"\x7fELF junk\x003.40.1\x00more\x00".to_vec();
         lib.extend_from_slice(b"2022-12-28 14:03:47 df5c253c0b3dd24916e4ec7cf77d3db5294cc9fd45ae7b9c5e82ad8197f3alt1\x00");
         assert_eq!(sqlite_in_bytes(&lib), Some(Some("3.40.1".to_string())));
+        // APSW's layout: the version after a table's last byte; "3.54.1.0" and
+        // "version-3.54.1" are other strings.
+        let mut apsw = b"<apsw.no_change>\x003.54.1.0\x00release version-3.54.1\x00\x01\x00\x013.54.1\x00\x00".to_vec();
+        apsw.extend_from_slice(b"2026-10-16 14:45:20 555e07ef33f69a0957d2555e07ef33f69a0957d2555e07ef\x00");
+        assert_eq!(sqlite_in_bytes(&apsw), Some(Some("3.54.1".to_string())));
         // Two candidates: not guessed.
         let mut two = lib.clone();
         two.extend_from_slice(b"3.0.19\x00");
