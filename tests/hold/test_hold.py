@@ -112,14 +112,23 @@ def status(*paths):
     return r.returncode, r.stdout + r.stderr
 
 
+def run_text(argv, timeout=60):
+    """stdout + stderr of a command, and its exit code (None when it had to be killed)."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        return None, f"still running after {timeout} s: {e.stdout or ''}"
+
+
 def report(*paths):
     """walguard-hold status --json: (exit code, the parsed object or None, the raw output)."""
-    r = subprocess.run([HOLD, "status", "--json", *paths], capture_output=True, text=True, timeout=60)
+    code, out = run_text([HOLD, "status", "--json", *paths])
     try:
-        obj = json.loads(r.stdout)
+        obj = json.loads(out)
     except ValueError:
         obj = None
-    return r.returncode, obj, r.stdout + r.stderr
+    return code, obj, out
 
 
 # Each client: (name, argv prefix, script) run as argv + [db, mode]; prints "error <msg>" or
@@ -534,22 +543,22 @@ def test_readonly(work):
 
 
 def test_cli(work):
-    r = subprocess.run([HOLD, "--help"], capture_output=True, text=True)
+    r = subprocess.run([HOLD, "--help"], capture_output=True, text=True, timeout=10)
     check("--help lists --version and -V, and the status command",
           r.returncode == 0 and "--version" in r.stdout and "-V" in r.stdout and "status [--json]" in r.stdout, r.stdout)
-    r = subprocess.run([HOLD, "-V"], capture_output=True, text=True)
+    r = subprocess.run([HOLD, "-V"], capture_output=True, text=True, timeout=10)
     check("-V prints the version, exit 0", r.returncode == 0 and r.stdout.startswith("walguard-hold "), r.stdout + r.stderr)
     db = os.path.join(work, "j.db")
     wal_db(db)
     h = Holder(db, wait_for="walguard-hold: holding")
-    r = subprocess.run([HOLD, "--status", "--json", db], capture_output=True, text=True)
+    r = subprocess.run([HOLD, "--status", "--json", db], capture_output=True, text=True, timeout=10)
     try:
         obj = json.loads(r.stdout)
         ok = r.returncode == 0 and obj["all_held"] and obj["files"][0]["held"] and obj["files"][0]["holders"] == [h.proc.pid]
     except (ValueError, KeyError, IndexError):
         ok = False
     check("--status --json: one JSON object, held by the holder's pid", ok, r.stdout + r.stderr)
-    r = subprocess.run([HOLD, "--status", "--json"], capture_output=True, text=True)
+    r = subprocess.run([HOLD, "--status", "--json"], capture_output=True, text=True, timeout=10)
     try:
         obj = json.loads(r.stdout)
         ok = any(x["pid"] == h.proc.pid and any(f["path"] == db for f in x["files"]) for x in obj["holders"])
@@ -557,9 +566,12 @@ def test_cli(work):
         ok = False
     check("--status --json with no file: each holder's files", ok, r.stdout + r.stderr)
     h.stop()
-    r = subprocess.run([HOLD, "--status", "--json", db], capture_output=True, text=True)
-    check("--status --json after the holder stopped: held false, exit 1",
-          r.returncode == 1 and json.loads(r.stdout)["files"][0]["held"] is False, r.stdout + r.stderr)
+    code, out = run_text([HOLD, "--status", "--json", db], timeout=10)
+    try:
+        ok = code == 1 and json.loads(out)["files"][0]["held"] is False
+    except (ValueError, KeyError, IndexError):
+        ok = False
+    check("--status --json after the holder stopped: held false, exit 1", ok, out)
 
 
 def test_conversion(work):
@@ -580,9 +592,9 @@ def test_conversion(work):
           "database is locked" in out and header(db) == (2, 2), out)
     check("the holder's 'holding' line says to stop it before converting",
           any("holding" in l and "to take it out of WAL on purpose, stop this holder first" in l for l in h.log()), *h.log())
-    r = subprocess.run([HOLD, "status", db], capture_output=True, text=True)
+    _, out = run_text([HOLD, "status", db], timeout=10)
     check("status names the holder and how to stop it (kill -TERM PID) before converting",
-          f"stop it first (kill -TERM {h.proc.pid}), convert, start it again" in r.stdout, r.stdout + r.stderr)
+          f"stop it first (kill -TERM {h.proc.pid}), convert, start it again" in out, out)
     h.stop()
     out = convert()
     check("the holder stopped: the same conversion goes through (header 1,1)", "delete" in out and header(db) == (1, 1), out)
@@ -720,7 +732,7 @@ def test_status_processes(work):
         start = time.monotonic()
         code, obj, out = report(db)
         took = time.monotonic() - start
-        text = subprocess.run([HOLD, "status", db], capture_output=True, text=True).stdout
+        _, text = run_text([HOLD, "status", db], timeout=10)
         print("     (status took %.2fs)\n" % took + "".join(f"     | {l}\n" for l in text.splitlines()), end="")
         if not obj:
             check("status --json answers", False, out)
@@ -812,7 +824,7 @@ def test_status_filesystems(work):
         check("a WAL file on FUSE (bindfs): filesystem fuse, WAL not safe, NOT protected, exit 1",
               code == 1 and d and d["filesystem"]["type"] in ("fuse", "fuse.bindfs") and d["filesystem"]["wal"] == "fuse"
               and not d["protected"] and any("FUSE" in r for r in d["reasons"]), out)
-        text = subprocess.run([HOLD, "status", db], capture_output=True, text=True).stdout
+        _, text = run_text([HOLD, "status", db], timeout=10)
         print("".join(f"     | {l}\n" for l in text.splitlines()), end="")
         check("...the text report warns", "WARNING: WAL is not known to be safe on a FUSE filesystem" in text, text)
     finally:
