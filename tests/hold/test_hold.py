@@ -633,20 +633,26 @@ def test_directory(work):
         f.write("SQLite format 3 is not enough to be a database\n" * 10)
     open(empty, "w").close()
     os.mkfifo(fifo)
-    h = Holder(d, wait_for=f"not holding {rb}")
+    sub = os.path.join(d, "sub")
+    os.mkdir(sub)
+    wal_db(os.path.join(sub, "nested.db"))
+    # --ensure-wal applies to files named on the command line only: rb.db must stay 1,1.
+    h = Holder("--ensure-wal", d, wait_for=f"not holding {rb}")
     log = "\n".join(h.log())
     check("a directory: every WAL database in it is held", f"holding {a}" in log and status(a)[0] == 0, log)
     check("...a rollback database in it is named, not held, not switched",
           f"not holding {rb}: it is in a rollback-journal mode (header byte 19 = 1); held once it is WAL" in log and header(rb) == (1, 1), log)
     check("...other files (text, empty, a FIFO, -wal, -shm) are never mentioned",
           "notes.txt" not in log and "empty.db" not in log and "pipe.db" not in log and "-wal" not in log and "-shm" not in log, log)
+    check("...and it is not recursive: a WAL database in a subdirectory is not held", "nested.db" not in log
+          and status(os.path.join(sub, "nested.db"))[0] == 1, log)
     kanban = os.path.join(d, "kanban.db")
     wal_db(kanban)  # an application creating its database on first run
     check("a WAL database created in it later is held", h.wait_log(f"holding {kanban}", timeout=5), *h.log())
     out = plain_downgrade(kanban)
     check("...and a plain process's journal_mode=DELETE on it gets 'database is locked'", "database is locked" in out, out)
     check("no file was created beside the non-databases",
-          sorted(os.listdir(d)) == sorted(["a.db", "a.db-shm", "a.db-wal", "rb.db", "notes.txt", "empty.db", "pipe.db",
+          sorted(os.listdir(d)) == sorted(["a.db", "a.db-shm", "a.db-wal", "rb.db", "notes.txt", "empty.db", "pipe.db", "sub",
                                            "kanban.db", "kanban.db-shm", "kanban.db-wal"]), sorted(os.listdir(d)))
     c = sqlite3.connect(rb)
     c.execute("PRAGMA journal_mode=WAL")
