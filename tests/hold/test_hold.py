@@ -34,6 +34,7 @@ INTERVAL = "0.1"
 
 passed, failed, skipped = 0, 0, []
 LOGS = None  # the holders' logs go to the test's work directory
+HOLDERS = []  # every holder started, killed at the end of the run if a test left one running
 
 
 def check(name, ok, *detail):
@@ -76,6 +77,7 @@ class Holder:
         self.log_path = tempfile.mktemp(prefix="walguard-hold.", suffix=".log", dir=LOGS)
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen([HOLD, "--interval", INTERVAL, *args], stderr=self.log_file)
+        HOLDERS.append(self.proc)
         if wait_for is not None and not self.wait_log(wait_for):
             check(f"walguard-hold {' '.join(args)} logs {wait_for!r}", False, *self.log())
 
@@ -315,7 +317,7 @@ def test_replace(work):
     wal_db(new, rows=7)
     os.rename(new, db)
     ino = os.stat(db).st_ino
-    ok = h.wait_log(f"holding {db} (inode {ino})")
+    ok = h.wait_log(f"walguard-hold: holding {db} (inode {ino})")
     replaced = [l for l in h.log() if "replaced" in l]
     check("a file renamed over the held one: one 'replaced' line, then holding the new inode",
           ok and len(replaced) == 1 and f"inode {old} -> {ino}" in replaced[0], *h.log())
@@ -370,7 +372,7 @@ def test_what_it_holds(work):
     c = sqlite3.connect(rb)
     c.execute("PRAGMA journal_mode=WAL")
     c.close()
-    check("a file switched to WAL by someone else is held at the next check", h.wait_log(f"holding {rb}"), *h.log())
+    check("a file switched to WAL by someone else is held at the next check", h.wait_log(f"walguard-hold: holding {rb}"), *h.log())
     h.stop()
 
 
@@ -460,11 +462,11 @@ def test_fifo(work):
     later = os.path.join(work, "later.db")
     wal_db(after)
     h = Holder(fifo, after, later)
-    ok = h.wait_log(f"holding {after}", timeout=5)
+    ok = h.wait_log(f"walguard-hold: holding {after}", timeout=5)
     check("a FIFO named before a WAL file: the WAL file is held", ok, *h.log())
     check("...and the FIFO is named as such", any(f"not holding {fifo}: it is a FIFO" in l for l in h.log()), *h.log())
     wal_db(later)
-    check("...a file created later is still picked up", h.wait_log(f"holding {later}", timeout=5), *h.log())
+    check("...a file created later is still picked up", h.wait_log(f"walguard-hold: holding {later}", timeout=5), *h.log())
     code = h.stop(timeout=5)
     check("...and SIGTERM ends it with exit 0", code == 0, f"exit {code}", *h.log())
 
@@ -609,8 +611,8 @@ def test_header_rule(work):
         f.seek(18)
         f.write(b"\x01")
     h = Holder(db, wait_for=f"{db}")
-    ok = h.wait_log(f"holding {db}", timeout=3)
-    check("header bytes 18,19 = 1,2 (WAL by byte 19): held", ok, *h.log())
+    ok = h.wait_log(f"walguard-hold: holding {db}", timeout=3)
+    check("header bytes 18,19 = 1,2 (WAL by byte 19): held", ok and status(db)[0] == 0, *h.log())
     out = plain_downgrade(db)
     check("...and a plain process's journal_mode=DELETE gets 'database is locked'", "database is locked" in out, out)
     h.stop()
@@ -648,7 +650,7 @@ def test_directory(work):
           and status(os.path.join(sub, "nested.db"))[0] == 1, log)
     kanban = os.path.join(d, "kanban.db")
     wal_db(kanban)  # an application creating its database on first run
-    check("a WAL database created in it later is held", h.wait_log(f"holding {kanban}", timeout=5), *h.log())
+    check("a WAL database created in it later is held", h.wait_log(f"walguard-hold: holding {kanban}", timeout=5), *h.log())
     out = plain_downgrade(kanban)
     check("...and a plain process's journal_mode=DELETE on it gets 'database is locked'", "database is locked" in out, out)
     check("no file was created beside the non-databases",
@@ -657,9 +659,10 @@ def test_directory(work):
     c = sqlite3.connect(rb)
     c.execute("PRAGMA journal_mode=WAL")
     c.close()
-    check("the rollback database switched to WAL by someone else is held", h.wait_log(f"holding {rb}", timeout=5), *h.log())
+    check("the rollback database switched to WAL by someone else is held", h.wait_log(f"walguard-hold: holding {rb}", timeout=5), *h.log())
     for suffix in ["", "-wal", "-shm"]:
-        os.unlink(kanban + suffix)
+        if os.path.exists(kanban + suffix):
+            os.unlink(kanban + suffix)
     check("a database deleted from it is released", h.wait_log(f"{kanban} was deleted: released", timeout=5), *h.log())
     code = h.stop()
     check("SIGTERM: exit 0, releasing the 2 files it holds",
@@ -852,6 +855,10 @@ def main():
             os.mkdir(d)
             t(d)
     finally:
+        for p in HOLDERS:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         shutil.rmtree(work, ignore_errors=True)
     for s in skipped:
         print(f"skipped: {s}")
