@@ -797,6 +797,51 @@ def test_status_processes(work):
         h.stop()
 
 
+def static_opener():
+    """build/static-opener: tests/hold/static_opener.c with SQLite's amalgamation compiled in
+    (the copy libsqlite3-sys carries in cargo's registry), built once. None if not there."""
+    out = os.path.join(ROOT, "build", "static-opener")
+    src = os.path.join(ROOT, "tests", "hold", "static_opener.c")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    home = os.environ.get("CARGO_HOME") or os.path.expanduser("~/.cargo")
+    import glob
+    amalgamations = sorted(glob.glob(os.path.join(home, "registry", "src", "*", "libsqlite3-sys-*", "sqlite3", "sqlite3.c")))
+    if not amalgamations:
+        return None
+    inc = os.path.dirname(amalgamations[-1])
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    r = subprocess.run(["gcc", "-O0", "-w", "-I" + inc, "-o", out + ".tmp", src, amalgamations[-1], "-lpthread", "-lm", "-ldl"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(r.stderr)
+        return None
+    os.replace(out + ".tmp", out)
+    return out
+
+
+def test_status_static(work):
+    """status against a program with SQLite compiled into the executable itself."""
+    exe = static_opener()
+    if not exe:
+        skipped.append("status with a static SQLite (no amalgamation in cargo's registry, or gcc failed)")
+        return
+    db = os.path.join(work, "s.db")
+    wal_db(db)
+    p = subprocess.Popen([exe, db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().split()
+        version = line[1] if len(line) == 2 and line[0] == "ready" else None
+        code, obj, out = report(db)
+        procs = {x["pid"]: x for x in obj["databases"][0]["processes"]} if obj else {}
+        me = procs.get(p.pid)
+        ok = bool(version) and me and [(s["kind"], s["version"], s["path"]) for s in me["sqlite"]] == [("executable", version, exe)]
+        check(f"a program with SQLite {version} compiled in: its SQLite is the executable's, version {version}", ok, me, out)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+
+
 def test_status_filesystems(work):
     """status on other filesystems: tmpfs (safe), FUSE (bindfs: not safe, NOT protected)."""
     mnt = os.path.join(work, "tmpfs")
@@ -850,7 +895,8 @@ def main():
     try:
         for t in [test_clients, test_checkpoints, test_kill_and_signals, test_replace, test_what_it_holds,
                   test_ensure_wal, test_unit, test_stderr_gone, test_fifo, test_misspelled, test_readonly, test_cli,
-                  test_conversion, test_header_rule, test_directory, test_status_processes, test_status_filesystems]:
+                  test_conversion, test_header_rule, test_directory, test_status_processes, test_status_static,
+                  test_status_filesystems]:
             d = os.path.join(work, t.__name__)
             os.mkdir(d)
             t(d)
