@@ -10,7 +10,14 @@ Checkpoints of every mode still run, TRUNCATE truncates, the last other connecti
 no longer deletes the -wal, locking_mode=EXCLUSIVE writers get SQLITE_BUSY. The controls
 show each check can fail: after SIGKILL of the holder (or without one) the downgrade goes
 through and the -wal is deleted. Then: replaced and deleted files, --ensure-wal, files it
-will not hold, --status, SIGTERM/SIGINT, the systemd unit.
+will not hold, --status, SIGTERM/SIGINT, the systemd unit. Then what an operator runs into
+(issue 27): stderr's reader killed, a FIFO at a watched path, a misspelled path, a read-only
+directory and mount, -V and --json, a deliberate conversion, core's byte-19 header rule,
+directories; and `walguard-hold status` against real processes (the holder, Debian's python3
+plain, with walguard loaded and under LD_PRELOAD, APSW, better-sqlite3, a program with SQLite
+compiled in) and on tmpfs and FUSE (bindfs) mounts.
+
+WALGUARD_HOLD=/path/to/walguard-hold runs the checks against another build of it.
 """
 import os
 import shutil
