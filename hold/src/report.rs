@@ -458,7 +458,8 @@ impl Scanner {
                 }
             };
             if let Some(version) = version {
-                // The executable's (dev, ino) from stat; the maps' dev is the same device.
+                // By inode alone: a mapped file of another device with the executable's inode
+                // number would be misnamed "executable"; its SQLite is still reported.
                 let is_exe = exe.is_some_and(|(_, ino)| ino == m.ino);
                 let kind = if is_exe {
                     "executable"
