@@ -52,7 +52,7 @@ const CONVERT_HINT: &str = "to take it out of WAL on purpose, stop this holder f
 const USAGE: &str = "\
 usage: walguard-hold [--ensure-wal] [--interval SECONDS] PATH...
        walguard-hold --status [--json] [DB...]
-       walguard-hold status [--json] DB...
+       walguard-hold status [--json] DB|DIR...
        walguard-hold -h | --help | -V | --version
 
 Keeps one idle WAL connection open on each database, so that no other process can take it
@@ -70,9 +70,10 @@ are never opened by SQLite. A missing file is waited for; a missing directory is
   --interval SECONDS  how often to check for new, deleted or replaced files (default 1)
   --status            which DBs a running walguard-hold holds (from /proc/locks);
                       exit 0 when every named DB is held (or, with no DB, when a holder runs)
-  status              whether each DB is protected right now: journal mode, filesystem,
-                      holder, and every process that has it open with its SQLite and whether
-                      walguard is loaded in it; exit 0 when every DB is protected, 1 if not
+  status              whether each DB (or each database in DIR) is protected right now:
+                      journal mode, filesystem, holder, and every process that has it open
+                      with its SQLite and whether walguard is loaded in it; exit 0 when
+                      every one is protected, 1 if not
   --json              the --status or status answer as one JSON object on stdout
   -V, --version       the version
 ";

@@ -14,6 +14,9 @@
 //! `sqlite3_libversion()` returns). When the file has several such strings the version is
 //! reported as unknown rather than guessed.
 //!
+//! A directory stands for the SQLite databases directly in it (what a holder watching it
+//! holds); one with none reports nothing and is not a failure.
+//!
 //! Protected means: the header says WAL, a walguard-hold holds the file, and the filesystem
 //! is one where WAL is safe. Exit 0 when every path is protected, 1 when one is not, 2 on a
 //! usage error.
@@ -32,9 +35,9 @@ use walguard_core::version::wal_reset_affected;
 
 use crate::json::Json;
 use crate::locks::{self, COMM, held_by, holders, proc_locks};
-use crate::{Kind, describe, kind_of, log, out};
+use crate::{Kind, describe, is_companion, kind_of, log, out};
 
-const USAGE: &str = "usage: walguard-hold status [--json] DB...\n";
+const USAGE: &str = "usage: walguard-hold status [--json] DB|DIR...\n";
 
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let mut json = false;
@@ -66,8 +69,16 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     });
     let holders = holders();
     let mut scanner = Scanner::default();
-    let reports: Vec<Report> =
-        paths.iter().map(|p| inspect(&if p.is_absolute() { p.clone() } else { cwd.join(p) }, &locks, &holders, &mut scanner)).collect();
+    let mut files = Vec::new();
+    for p in &paths {
+        let p = if p.is_absolute() { p.clone() } else { cwd.join(p) };
+        if fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
+            files.extend(databases_in(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    let reports: Vec<Report> = files.iter().map(|p| inspect(p, &locks, &holders, &mut scanner)).collect();
     let all = reports.iter().all(|r| r.protected);
     if json {
         let list = Json::Arr(reports.iter().map(Report::json).collect());
@@ -78,6 +89,20 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     }
     if all { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// The SQLite databases (WAL or rollback headers) directly in a directory, as the holder
+/// watching it sees them: regular files, no -wal, -shm or -journal, sorted by name.
+fn databases_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| !is_companion(&e.file_name()))
+        .map(|e| e.path())
+        .filter(|p| matches!(kind_of(p), Ok(Kind::Wal | Kind::Rollback)))
+        .collect();
+    found.sort();
+    found
 }
 
 /// One SQLite library found mapped in a process.

@@ -498,6 +498,9 @@ def test_misspelled(work):
     except subprocess.TimeoutExpired:
         code, err = None, "still running after 3 s"
     check("a directory (trailing /) that does not exist: exit 1 at once", code == 1 and "cannot watch" in err, f"exit {code}", err)
+    code, obj, out = report(work)
+    check("status of a directory with no database in it: nothing to report, exit 0",
+          code == 0 and obj and obj["databases"] == [], out)
     missing = os.path.join(work, "app.db")
     h = Holder(missing, wait_for=f"not holding {missing}: it does not exist; waiting")
     code, out = status(missing)
@@ -671,9 +674,15 @@ def test_directory(work):
         if os.path.exists(kanban + suffix):
             os.unlink(kanban + suffix)
     check("a database deleted from it is released", h.wait_log(f"{kanban} was deleted: released", timeout=5), *h.log())
+    code, obj, out = report(d)
+    paths = [x["path"] for x in obj["databases"]] if obj else []
+    check("status DIR: the databases in it (not the subdirectory's, not the other files), all protected, exit 0",
+          code == 0 and paths == [a, rb], out)
     code = h.stop()
     check("SIGTERM: exit 0, releasing the 2 files it holds",
           code == 0 and h.log()[-1] == "walguard-hold: SIGTERM: releasing 2 held file(s), exiting", *h.log())
+    code, obj, out = report(d)
+    check("status DIR with the holder stopped: NOT protected, exit 1", code == 1 and obj and not obj["protected"], out)
 
 
 # A process that opens a database, reads it, says "ready" and keeps it open until stdin closes.
