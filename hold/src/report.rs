@@ -262,7 +262,8 @@ impl Report {
                 pids.join(", ")
             );
         }
-        t += &format!("  processes     {} have it open\n", self.processes.len());
+        let n = self.processes.len();
+        t += &format!("  processes     {n} {} it open\n", if n == 1 { "has" } else { "have" });
         for p in &self.processes {
             let sqlite = if let Some(e) = &p.error {
                 format!("maps unreadable: {e}")
