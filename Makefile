@@ -146,9 +146,12 @@ test-dist: dist deps-test
 
 # walguard-hold against clients that never load walguard: every rollback mode refused,
 # checkpoints, exclusive locking, SIGKILL, replaced files, --ensure-wal, the unit file, and
-# the seed story with half the workers unguarded (3 s, and its control without the holder).
+# the seed story with half the workers unguarded (3 s, and its control without the holder);
+# stderr gone, FIFOs, misspelled paths, directories, and `walguard-hold status` against real
+# processes and on tmpfs and FUSE (bindfs) mounts (docs/operator.md).
 test-hold: build deps-test
 	scripts/ensure-clients.sh
+	scripts/ensure-deps.sh fuse
 	$(CARGO) test -q -p walguard-hold
 	/usr/bin/python3 tests/hold/test_hold.py
 	/usr/bin/python3 tests/stress/run.py 3 --hold

@@ -10,10 +10,13 @@
 //! - [`wal`]: which writes to a WAL file put byte 19 of which page;
 //! - [`journal`]: whether a rollback journal holds the page 1 being written back;
 //! - [`wal_reset`]: the salt check that neutralises SQLite's WAL-reset bug on checkpoints;
+//! - [`fs`]: which filesystem a database is on, and whether WAL is safe there;
+//! - [`version`]: SQLite version strings as version numbers;
 //! - [`shim`]: where walguard's per-file struct goes in SQLite's allocation for a file;
 //! - [`status`]: the JSON object `walguard_status()` returns.
 
 pub mod checkpoint;
+pub mod fs;
 pub mod header;
 pub mod journal;
 pub mod policy;
@@ -21,6 +24,7 @@ pub mod pragma;
 pub mod settings;
 pub mod shim;
 pub mod status;
+pub mod version;
 pub mod wal;
 pub mod wal_reset;
 pub mod write_guard;
