@@ -169,6 +169,13 @@ if "$base" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("si
 else
   echo "skip a venv of an interpreter without its own sitecustomize: .deps/venv's, $base, has one"
 fi
+# Where the interpreter's sqlite3 cannot load extensions but links the shared libsqlite3
+# (pyenv's builds), the preload needs no help from Python.
+if ! "$base" -c "import sqlite3; sqlite3.connect(':memory:').enable_load_extension(True)" 2>/dev/null; then
+  guarded "LD_PRELOAD: $base, whose sqlite3 cannot load extensions" "${preload[@]}" "$base" "$apps/app.py"
+else
+  echo "skip LD_PRELOAD into a python3 that cannot load extensions: .deps/venv's, $base, can"
+fi
 
 mkdir -p "$work/npm/lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$work/npm/lib/"
 guarded "node --require register: better-sqlite3" env NODE_PATH="$root/.deps/node/node_modules" node --require "$work/npm/register.js" "$apps/app.js"
