@@ -9,7 +9,8 @@ opens a private main database, attaches DB and sends the fallback unprefixed, so
 pragma never reaches DB's file and only the header-write layer can refuse it. After each
 commit the id is appended to LOG (so every logged id must be in the database); each outcome
 of the fallback pragma is appended to LOG.events ("pragma delete" / "attached delete" for a
-downgrade that went through, "refused" / "refused at the header" for a refusal).
+downgrade that went through, "refused" / "refused at the header" for a refusal), and
+"started" once per process.
 
 ROLE "app" is the connection code of the seed's application as it was before it was fixed:
 on every connect it sets journal_mode=WAL and, when that fails with one of its "WAL is not
@@ -50,7 +51,10 @@ rng = random.Random()
 log = open(log_path, "a", buffering=1)
 events = open(log_path + ".events", "a", buffering=1)
 seq = sum(1 for _ in open(log_path))  # restart after a kill: continue the sequence
-seq += 1000 * sum(1 for _ in open(log_path + ".events"))  # and never reuse an id
+seq += 1000 * sum(1 for _ in open(log_path + ".events"))  # and never reuse an id:
+# a SIGKILL between a COMMIT and its log line leaves an id in the database that the log does
+# not count, so every start writes an event, which moves this start's ids 1000 past the last.
+events.write("started\n")
 
 
 def retry(fn):
