@@ -123,6 +123,9 @@ expect "sitecustomize: Debian's own sitecustomize runs too, once" "$apport=1" "$
 expect "sitecustomize: Debian's module stands as sitecustomize, walguard's names it" "$apport=1" \
   "sys.modules['sitecustomize'] is $debian_sc=1" "walguard's ran: True and ran $debian_sc=1" "$errors=0" header=0202 -- \
   env PYTHONPATH="$py:$after" /usr/bin/python3 "$chain/show_sitecustomize.py"
+expect "sitecustomize: what Debian's sitecustomize runs is guarded (it runs after walguard is loaded)" "$apport=1" \
+  "the hook's fallback: $refused=1" "$refused=2" "$errors=0" header=0202 -- \
+  env CHAIN_DOWNGRADE=1 PYTHONPATH="$py:$after" /usr/bin/python3 "$apps/app.py"
 expect "sitecustomize: Debian's sitecustomize raises: reported, still guarded" "$apport=1" "$refused=1" \
   "$errors error in $debian_sc, the sitecustomize this one shadows (walguard is not affected): RuntimeError: the apport hook failed=1" header=0202 -- \
   env CHAIN_RAISE=1 PYTHONPATH="$py:$after" /usr/bin/python3 "$apps/app.py"
@@ -158,6 +161,10 @@ if "$base" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("si
   venv_plain_site=$("$work/venv-plain/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
   cp "$chain/venv_sitecustomize.py" "$venv_plain_site/sitecustomize.py"
   "$root/.deps/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))' >"$venv_plain_site/deps-venv.pth"
+  expect "sitecustomize: $base has no sitecustomize for walguard's to run" "$refused=0" \
+    "sys.modules['sitecustomize'] is $py/sitecustomize.py=1" "walguard's ran: True and ran None=1" \
+    "$errors SQLite is NOT guarded: this Python's sqlite3 module cannot load extensions=1" "$errors=1" header=0202 -- \
+    env PYTHONPATH="$py" "$base" "$chain/show_sitecustomize.py"
   expect "control: a venv of $base runs its own sitecustomize" "$venv_ran=1" header=0101 -- \
     "$work/venv-plain/bin/python" "$apps/app_apsw_seed.py"
   expect "sitecustomize, WALGUARD_APSW=1: a venv of $base, APSW guarded and the venv's sitecustomize run once" \
