@@ -1,9 +1,11 @@
 """walguard for every Python process that has this directory on its path.
 
 Python imports ``sitecustomize`` at start-up, so a service started with
-``PYTHONPATH=/usr/local/share/walguard/python`` (or with this file in site-packages) has
-walguard loaded into the standard library's SQLite before its own code runs: every
-connection it opens is guarded, with no change to the code.
+``PYTHONPATH=/usr/local/share/walguard/python`` has walguard loaded into the standard
+library's SQLite before its own code runs: every connection it opens is guarded, with no
+change to the code. (In site-packages this file runs only where no other sitecustomize
+comes earlier on sys.path: never in Debian's python3 or a venv of it, whose standard library
+has one.)
 
 The library is ``$WALGUARD_LIB``, or ``libwalguard.so`` in ``../../../lib`` (where
 ``make install`` puts both). ``WALGUARD_APSW=1`` also loads it into APSW's bundled SQLite
