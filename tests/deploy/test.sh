@@ -245,7 +245,7 @@ fresh_db
 out=$(cd "$work/run" && "${preload[@]}" "$work/bin/config_first" 2>&1)
 want="config before the first open: 0 0
 open: 0
-walguard: refused journal_mode=DELETE on '$work/run/app.db': the database is in WAL mode and other connections may depend on it; to convert it deliberately, close every other connection and open it as 'file:$work/run/app.db?walguard=off'
+walguard: refused journal_mode=DELETE on '$work/run/app.db': the database is in WAL mode and other connections may depend on it; to convert it deliberately, close every other connection to it (a walguard-hold holding it too) and open it as 'file://$work/run/app.db?walguard=off'
 the application's log callback called: yes
 config after the first open: 21"
 if [ "$out" = "$want" ]; then ok "LD_PRELOAD: sqlite3_config before the first open still accepted and in force"
