@@ -100,6 +100,7 @@ pub fn status_json() -> String {
         wal_reset_checkpoints_held: stats::get(Event::WalResetHeld),
         sqlite_floor: &sqlite_floor(),
         build: env!("WALGUARD_BUILD"),
+        wal_unsafe_filesystems: &stats::at_risk(),
     }
     .to_json()
 }

@@ -46,6 +46,8 @@ pub struct Guard {
     reset: ResetGuard,
     /// The WAL-reset mitigation is on (`WALGUARD_WAL_RESET_FIX`, read once per file).
     reset_fix: bool,
+    /// The filesystem was checked for WAL safety (at the first WAL opened for the file).
+    filesystem_checked: bool,
 }
 
 /// How a guarded file finds the connection that uses it.
@@ -99,6 +101,7 @@ impl Guard {
             cannot_write: nolock,
             reset: ResetGuard::default(),
             reset_fix: config::wal_reset_fix(),
+            filesystem_checked: false,
         }
     }
 
@@ -155,6 +158,24 @@ impl Guard {
     /// file adopted at load, has the journal handle `journal.file` (`SQLITE_FCNTL_JOURNAL_POINTER`).
     pub fn journal_opened(&mut self, journal: Journal) {
         self.db.journal = Some(journal);
+    }
+
+    /// SQLite opened the file's WAL through walguard: the first time, say once per process
+    /// when the database lives where WAL is not safe (`walguard_core::fs`): in the log and in
+    /// `walguard_status()`.
+    pub fn wal_opened(&mut self) {
+        if std::mem::replace(&mut self.filesystem_checked, true) {
+            return;
+        }
+        let Some(magic) = host::filesystem_magic(self.path_bytes()) else { return };
+        let filesystem = walguard_core::fs::classify_magic(magic);
+        let path = self.path_lossy();
+        if !filesystem.wal.is_safe() && stats::note_at_risk(format!("{path} ({}: {})", filesystem.name, filesystem.wal.as_str())) {
+            host::log(
+                ffi::SQLITE_WARNING,
+                &format!("walguard: a WAL database on {}: {}: '{path}'", filesystem.name, filesystem.wal.warning()),
+            );
+        }
     }
 
     /// The file was opened read-only for this connection.

@@ -64,6 +64,19 @@ pub fn warn_once(message: &str) {
     log(ffi::SQLITE_WARNING, message);
 }
 
+/// The magic number of the filesystem `path` lives on (`statfs(2)`'s `f_type`).
+pub fn filesystem_magic(path: &[u8]) -> Option<u64> {
+    let path = std::ffi::CString::new(path).ok()?;
+    let mut buf = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: a NUL-terminated path and a buffer of the size statfs writes.
+    if unsafe { libc::statfs(path.as_ptr(), buf.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: statfs succeeded, so it filled the buffer.
+    #[allow(clippy::unnecessary_cast)] // f_type's type differs between architectures
+    Some(unsafe { buf.assume_init() }.f_type as u64)
+}
+
 /// Write one line to SQLite's error log (`SQLITE_CONFIG_LOG`). The unit tests, which run
 /// without SQLite, keep it instead (`sqlite3_log` is variadic: no Rust stand-in on stable).
 pub fn log(code: c_int, message: &str) {

@@ -3,6 +3,7 @@
 //! Counted only when something is refused, kept, warned about or deliberately allowed, so
 //! the atomics are never touched on the I/O path.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One counter per kind of event.
@@ -36,4 +37,25 @@ pub fn count(event: Event) {
 
 pub fn get(event: Event) -> u64 {
     COUNTERS[event as usize].load(Ordering::Relaxed)
+}
+
+/// The guarded WAL databases found on a filesystem where WAL is not known to be safe
+/// (`walguard_core::fs`), as `path (filesystem: safety)`, at most [`AT_RISK_KEPT`].
+static AT_RISK: Mutex<Vec<String>> = Mutex::new(Vec::new());
+const AT_RISK_KEPT: usize = 16;
+
+/// Note a database at risk; true the first time it is noted (say so once).
+pub fn note_at_risk(entry: String) -> bool {
+    let mut at_risk = AT_RISK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if at_risk.contains(&entry) {
+        return false;
+    }
+    if at_risk.len() < AT_RISK_KEPT {
+        at_risk.push(entry);
+    }
+    true
+}
+
+pub fn at_risk() -> Vec<String> {
+    AT_RISK.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
 }

@@ -62,6 +62,9 @@ pub unsafe fn open(
     let Some(db) = file::guard_of(name, file::Companion::Wal) else {
         return rc; // not a database walguard opened: the lower VFS owns the WAL outright
     };
+    // SAFETY: a registered guard lives until its database closes, after its WAL; SQLite
+    // serialises the pager's calls.
+    unsafe { (*db).wal_opened() };
     // SAFETY: checked non-null and of a known version above.
     let methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), ..unsafe { *lower_methods } };
     // SAFETY: `file` has the walguard VFS's szOsFile bytes, so the tail after the lower file is

@@ -25,6 +25,8 @@ pub struct Status<'a> {
     pub sqlite_floor: &'a str,
     /// The commit and compiler walguard was built with.
     pub build: &'a str,
+    /// Guarded WAL databases on a filesystem where WAL is not known to be safe.
+    pub wal_unsafe_filesystems: &'a [String],
 }
 
 impl Status<'_> {
@@ -34,7 +36,7 @@ impl Status<'_> {
                 r#"{{"version":{},"base_vfs":{},"vfs_names":[{}],"policy":{},"refused_pragmas":{},"refused_header_writes":{},"#,
                 r#""refused_wal_frames":{},"refused_checkpoints":{},"kept":{},"warned":{},"deliberate":{},"#,
                 r#""sqlite_version":{},"wal_reset_bug_range":{},"wal_reset_mitigation":{},"wal_reset_checkpoints_held":{},"#,
-                r#""sqlite_floor":{},"build":{}}}"#
+                r#""sqlite_floor":{},"build":{},"wal_unsafe_filesystems":[{}]}}"#
             ),
             json_string(self.version),
             json_string(self.base_vfs),
@@ -53,6 +55,7 @@ impl Status<'_> {
             self.wal_reset_checkpoints_held,
             json_string(self.sqlite_floor),
             json_string(self.build),
+            self.wal_unsafe_filesystems.iter().map(|entry| json_string(entry)).collect::<Vec<_>>().join(","),
         )
     }
 }
@@ -96,10 +99,11 @@ mod tests {
             wal_reset_checkpoints_held: 8,
             sqlite_floor: "3.31.1",
             build: "commit 0123456789ab, rustc 1.91.0",
+            wal_unsafe_filesystems: &["/mnt/a \"b\".db (nfs: network)".to_owned()],
         };
         assert_eq!(
             status.to_json(),
-            r#"{"version":"1.2.3","base_vfs":"unix","vfs_names":["unix-excl","unix","walguard"],"policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5,"sqlite_version":"3.40.1","wal_reset_bug_range":true,"wal_reset_mitigation":true,"wal_reset_checkpoints_held":8,"sqlite_floor":"3.31.1","build":"commit 0123456789ab, rustc 1.91.0"}"#
+            r#"{"version":"1.2.3","base_vfs":"unix","vfs_names":["unix-excl","unix","walguard"],"policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5,"sqlite_version":"3.40.1","wal_reset_bug_range":true,"wal_reset_mitigation":true,"wal_reset_checkpoints_held":8,"sqlite_floor":"3.31.1","build":"commit 0123456789ab, rustc 1.91.0","wal_unsafe_filesystems":["/mnt/a \"b\".db (nfs: network)"]}"#
         );
     }
 

@@ -897,6 +897,18 @@ def test_status_filesystems(work):
         _, text = run_text([HOLD, "status", db], timeout=10)
         print("".join(f"     | {l}\n" for l in text.splitlines()), end="")
         check("...the text report warns", "WARNING: WAL is not known to be safe on a FUSE filesystem" in text, text)
+        # walguard itself says so once, in its log line and in walguard_status().
+        probe = (
+            "import json, sqlite3, sys\n"
+            "l = sqlite3.connect(':memory:'); l.enable_load_extension(True); l.load_extension(sys.argv[1])\n"
+            "for _ in range(2):\n"
+            "    c = sqlite3.connect(sys.argv[2]); c.execute('SELECT count(*) FROM t').fetchone(); c.close()\n"
+            "print(json.dumps(json.loads(l.execute('SELECT walguard_status()').fetchone()[0])['wal_unsafe_filesystems']))\n"
+        )
+        out = subprocess.run(["/usr/bin/python3", "-c", probe, LIB, db], capture_output=True, text=True, timeout=30)
+        at_risk = json.loads(out.stdout) if out.returncode == 0 else None
+        check("walguard_status() names a guarded WAL database on FUSE, once",
+              at_risk == [f"{db} (fuse: fuse)"], out.stdout + out.stderr)
     finally:
         subprocess.run(["umount", mnt])
 
