@@ -73,8 +73,9 @@ pub fn filesystem_magic(path: &[u8]) -> Option<u64> {
         return None;
     }
     // SAFETY: statfs succeeded, so it filled the buffer.
+    let filesystem = unsafe { buf.assume_init() };
     #[allow(clippy::unnecessary_cast)] // f_type's type differs between architectures
-    Some(unsafe { buf.assume_init() }.f_type as u64)
+    Some(filesystem.f_type as u64)
 }
 
 /// Write one line to SQLite's error log (`SQLITE_CONFIG_LOG`). The unit tests, which run
