@@ -6,8 +6,9 @@
 //! opened after it is loaded, whatever the language of the client.
 //!
 //! ## Loading
-//! `sqlite3_walguard_init` registers a VFS named `walguard` that wraps the default VFS of the
-//! moment and becomes the new default. The extension stays loaded for the life of the
+//! `sqlite3_walguard_init` wraps the default VFS of the moment and registers the wrapper under
+//! its name (`unix`) as the new default, under the names of its variants, and as `walguard`
+//! ([`vfs`]): SQLite finds VFSes by name, so every open, ATTACH and `vfs=` reaches walguard. The extension stays loaded for the life of the
 //! process (`SQLITE_OK_LOAD_PERMANENTLY`); loading it again registers nothing new, and guards the
 //! loading connection's files that are not guarded yet. A second copy of the library (another
 //! path) finds the VFS registered and defers to the copy in charge. In the sqlite3 shell,
@@ -27,26 +28,18 @@
 //!    header is read from the database file for every such write; nothing remembered grants
 //!    one (`walguard_core::write_guard`).
 //!
-//! The write layer never refuses a restore: a write of the page-1 record of a rollback journal
-//! on disk (the rollback of a failed switch to WAL, the playback of a hot journal left by a
-//! crash in the middle of one), or, for a journal kept in memory, of exactly the page 1 this
-//! handle replaced with a WAL header in the transaction under way.
+//! The write layer never refuses a restore: a write of the page-1 record of the rollback
+//! journal this connection's pager is playing back (the rollback of a failed switch to WAL, the
+//! playback of a hot journal left by a crash in the middle of one), or, for a journal kept in
+//! memory, of exactly the page 1 this handle replaced with a WAL header in the transaction
+//! under way.
 //!
 //! ## The deliberate path
 //! Open the file with the URI parameter `walguard=off` (`file:app.db?walguard=off`) to turn
 //! the guard off for that one file; every such open is logged.
 //!
 //! ## Layout
-//! - `walguard_core` (the `core/` crate): every decision, as plain Rust;
-//! - [`vfs`]: registration and the VFS methods;
-//! - [`shim`]: where walguard keeps its state in the files it opens (after the lower file);
-//! - [`file`]: how a main database file is guarded (opened or adopted), its guarded methods;
-//! - [`wal_file`]: the WAL files of guarded databases, whose page-1 frames are checked;
-//! - [`guard`]: one guarded file: layer 1, and the FFI side of layer 2;
-//! - [`adopt`]: guarding the files the loading connection already has open;
-//! - [`functions`]: `walguard_status()` and `walguard_version()`;
-//! - [`config`], [`stats`]: the process default policy (`WALGUARD_POLICY`), the counters;
-//! - [`host`]: small helpers over the host's API (log lines, SQLite-allocated strings).
+//! ARCHITECTURE.md, "The code", maps the modules (`core/` decides, `src/` is the shell).
 
 mod adopt;
 mod config;
