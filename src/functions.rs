@@ -110,3 +110,15 @@ pub fn status_json() -> String {
 fn sqlite_floor() -> String {
     ffi::SQLITE_VERSION.to_string_lossy().into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use libsqlite3_sys as ffi;
+
+    /// The floor core names (the preload's) is the version of the headers the bindings come from.
+    #[test]
+    fn one_version_floor() {
+        assert_eq!(walguard_core::version::SQLITE_FLOOR, ffi::SQLITE_VERSION_NUMBER);
+        assert_eq!(walguard_core::version::version_number(&super::sqlite_floor()), Some(ffi::SQLITE_VERSION_NUMBER));
+    }
+}

@@ -1,6 +1,11 @@
 //! SQLite version strings (`sqlite3_libversion()`, `"3.40.1"`) as the numbers
 //! `sqlite3_libversion_number()` gives (`3040001`), for [`crate::wal_reset::affected_version`].
 
+/// The oldest SQLite walguard loads into: the version of the headers its bindings are generated
+/// from (`third_party/sqlite-3.31.1`, selected in `.cargo/config.toml`; the extension's unit
+/// tests check the two agree). The preload guards hosts from this version on.
+pub const SQLITE_FLOOR: i32 = 3_031_001;
+
 /// `"3.40.1"` -> `3040001`. Exactly three dot-separated decimal parts, major 3, minor and
 /// patch below 1000; anything else is `None`.
 pub fn version_number(version: &str) -> Option<i32> {

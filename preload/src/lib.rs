@@ -69,9 +69,8 @@ const SQLITE_OK: c_int = 0;
 const SQLITE_ERROR: c_int = 1;
 const SQLITE_OPEN_READWRITE: c_int = 0x2;
 const SQLITE_OPEN_CREATE: c_int = 0x4;
-/// The oldest SQLite walguard's entry point accepts: the headers its bindings come from
-/// (`third_party/`, selected in `.cargo/config.toml`), reported as `sqlite_floor`.
-const OLDEST: c_int = 3_031_001;
+/// The oldest SQLite walguard's entry point accepts (`walguard_core::version::SQLITE_FLOOR`).
+const OLDEST: c_int = walguard_core::version::SQLITE_FLOOR;
 
 #[repr(C)]
 struct DlInfo {
