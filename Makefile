@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean
 
 all: build
 
@@ -228,6 +228,14 @@ stress: build deps-test
 	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS)
 	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS) --hold
 	WALGUARD_LIB=$(CURDIR)/$(LIB) WALGUARD_FULL_FAULTS=1 $(CARGO) test -p walguard-host-tests --test faults -- --nocapture
+
+# The soak: the seed story with SIGKILLs, two unguarded workers and walguard-hold for
+# SOAK_SECONDS (an hour), sampling the RSS and open descriptors of a long-lived guarded
+# worker and of the holder (no growth allowed); not in CI. Figures and samples in build/soak.
+SOAK_SECONDS ?= 3600
+soak: build deps-test
+	mkdir -p build/soak
+	/usr/bin/python3 tests/stress/soak.py $(SOAK_SECONDS) build/soak 2>&1 | tee build/soak/soak.out
 
 clean:
 	$(CARGO) clean
