@@ -24,6 +24,7 @@ each sampling period, read every 10 ms: a connection's files come and go, a leak
 """
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -102,13 +103,19 @@ def main():
     db = os.path.join(work, "app.db")
     for name in os.listdir(work):
         os.unlink(os.path.join(work, name))
+    # Copies of the library and the holder: an hour is long enough for someone to rebuild
+    # them in the tree, and a worker restarted after that would load another build.
+    lib, hold = os.path.join(work, "libwalguard.so"), os.path.join(work, "walguard-hold")
+    shutil.copy2(LIB + ".so", lib)
+    shutil.copy2(HOLD, hold)
+    workers_spec = [(role, lib if chosen != "none" else "none") for role, chosen in WORKERS]
     setup = sqlite3.connect(db)
     setup.execute("PRAGMA journal_mode=WAL")
     setup.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, who INTEGER)")
     setup.commit()
     setup.close()
     hold_log = open(os.path.join(out, "hold.log"), "w+")
-    holder = subprocess.Popen([HOLD, "--interval", "0.1", db], stderr=hold_log)
+    holder = subprocess.Popen([hold, "--interval", "0.1", db], stderr=hold_log)
     deadline = time.monotonic() + 10
     while "holding" not in open(hold_log.name).read():
         if time.monotonic() > deadline:
@@ -120,8 +127,8 @@ def main():
         open(log + ".events", "w").close()
 
     def start(i):
-        role, lib = WORKERS[i]
-        return subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "stress", "worker.py"), db, logs[i], lib,
+        role, worker_lib = workers_spec[i]
+        return subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "stress", "worker.py"), db, logs[i], worker_lib,
                                  role, str(i + 1)], stderr=open(os.path.join(out, f"worker{i}.stderr"), "a"))
 
     rng = random.Random(3)
