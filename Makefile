@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold test-log dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean
 
 all: build
 
@@ -98,6 +98,11 @@ test-versions: build
 	    build/preloadhost-$$v $$d && rm -rf $$d || exit 1; done
 	gcc -Wall -O1 -o build/preloadhost-system tests/c/preloadhost.c -lsqlite3
 	d=$$(mktemp -d) && LD_PRELOAD=$(CURDIR)/libwalguard_preload.so WALGUARD_LIB=$(CURDIR)/$(LIB) build/preloadhost-system $$d && rm -rf $$d
+
+# walguard's own log destination (WALGUARD_LOG) through the sqlite3 shell: a file, stderr,
+# a syslog socket, the rate limit against a loop of refusals, the fallbacks to stderr.
+test-log: build deps-test
+	tests/log/test.sh $(CURDIR)/$(LIB)
 
 # The seed story, short: processes killed and restarted at random, with and without walguard.
 test-stress: build deps-test

@@ -54,6 +54,7 @@ mod file;
 mod functions;
 mod guard;
 mod host;
+mod log_sink;
 mod shim;
 mod stats;
 #[cfg(test)]
