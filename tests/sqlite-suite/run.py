@@ -68,6 +68,9 @@ EXTRA = [
     # left out of veryquick only because its name matches *fault*
     "default.test",
 ]
+# walguard's own files, run the same way (from this directory): the harness's check that the
+# processes a test file starts are guarded too.
+OWN = ["walguard_children.test"]
 # Files near that subject that are not run, and why (printed in the summary).
 LEFT_OUT = {
     "thread003.test": "the page cache hammered from threads, not I/O or locking; 90 s each way",
@@ -126,6 +129,8 @@ def parse(out, code):
             failed.add("(unfreed-memory)")
         elif line.endswith("files were left open"):
             failed.add("(files-left-open)")
+        elif line.startswith("walguard_suite_init: could not load"):
+            failed.add("(child-not-guarded)")  # child_init.c: a child ran without walguard
     if any(t.startswith("(aborted-line-") for t in failed):
         # the handles of a file stopped midway are still open when run-one.tcl finishes it
         failed -= {"(unfreed-memory)", "(files-left-open)"}
@@ -136,11 +141,20 @@ def parse(out, code):
 def run(testfixture, testdir, path, lib, log, timeout):
     work = tempfile.mkdtemp(prefix="walguard-suite.")
     os.chmod(work, 0o777)
+    # walguard's own log lines (WALGUARD_LOG), of the parent and of every child, in a directory
+    # of their own (test files delete files in theirs), appended to the file's log.
+    logdir = tempfile.mkdtemp(prefix="walguard-suite-log.")
+    os.chmod(logdir, 0o777)
+    walguard_log = os.path.join(logdir, "walguard.log")
+    env = dict(os.environ)
+    env.pop("WALGUARD_LOG", None)
+    if lib != "none":
+        env["WALGUARD_LOG"] = walguard_log
     start = time.monotonic()
     try:
         proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", testfixture,
                                os.path.join(HERE, "run-one.tcl"), testdir, path, lib],
-                              cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                               errors="replace", text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         out, code = proc.stdout, proc.returncode
     except subprocess.TimeoutExpired as e:
@@ -150,11 +164,21 @@ def run(testfixture, testdir, path, lib, log, timeout):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = time.monotonic() - start
+    try:
+        with open(walguard_log, errors="replace") as f:
+            walguard_lines = f.read().splitlines()
+    except FileNotFoundError:
+        walguard_lines = []
+    shutil.rmtree(logdir, ignore_errors=True)
     with open(log, "w") as f:
         f.write(out)
         f.write(f"\n[run.py: exit {code}, {seconds:.1f} s]\n")
+        if lib != "none":
+            f.write(f"[run.py: {len(walguard_lines)} lines of walguard's own log (WALGUARD_LOG), every process]\n")
+            f.writelines(line + "\n" for line in walguard_lines)
     result = parse(out, code)
     result["seconds"] = seconds
+    result["walguard_lines"] = walguard_lines
     result["tail"] = out[-1500:]
     return result
 
@@ -181,7 +205,7 @@ def main():
     started = time.monotonic()
 
     veryquick = suite_files(testfixture, testdir)
-    candidates = veryquick + [os.path.join(testdir, n) for n in EXTRA]
+    candidates = veryquick + [os.path.join(testdir, n) for n in EXTRA] + [os.path.join(HERE, n) for n in OWN]
     if args.patterns:
         candidates += [os.path.join(testdir, n) for n in os.listdir(testdir) if n.endswith(".test")]
         candidates = [p for p in candidates if any(fnmatch.fnmatch(os.path.basename(p), pat) for pat in args.patterns)]
