@@ -20,6 +20,12 @@ a file. A file with an
 unexpected result is run once more, both ways, before it counts: a result that does not repeat
 is reported as flaky and does not fail the run.
 
+With walguard, every testfixture process a file starts (crashsql's child, whose crash VFS then
+wraps walguard; do_multiclient_test's sql2/sql3; `exec`) loads it too: run-one.tcl and
+child_init.c, linked into testfixture; walguard_children.test (OWN) checks that it does. The
+walguard runs set WALGUARD_LOG, so walguard's own log lines, of the parent and of every child,
+end the file's .walguard.log (and come with any failure nobody expected in the summary).
+
 Logs: LOGDIR/<file>.bare.log and LOGDIR/<file>.walguard.log for each file, LOGDIR/summary.txt.
 
 Usage: tests/sqlite-suite/run.py [--jobs N] [--logs DIR] [--timeout S] TESTFIXTURE TESTDIR [FILE-PATTERN...]
@@ -259,6 +265,13 @@ def main():
         missing = sorted(p for (f, p) in expected if f == name and not any(fnmatch.fnmatchcase(t, p) for t in new))
         return new, unexpected, missing
 
+    def walguard_said(result):
+        """walguard's own log lines of a run, for a failure nobody expected (the first few)."""
+        said = result.get("walguard_lines") or []
+        if not said:
+            return "; walguard logged nothing"
+        return f"; walguard's log ({len(said)} lines):\n    " + "\n    ".join(said[:8])
+
     problems, flaky, lines, only = [], [], [], []
     totals = {"tests_g": 0, "tests_b": 0, "fail_g": 0, "fail_b": 0, "both": 0, "only": 0}
     for name in names:
@@ -274,7 +287,8 @@ def main():
                 pass  # it repeats
             else:
                 flaky.append(f"{name}: first run: walguard-only {sorted(new)}, crashed {guarded['crashed']}/{bare['crashed']}; "
-                             f"second run: walguard-only {sorted(new2)}, crashed {again_g['crashed']}/{again_b['crashed']}")
+                             f"second run: walguard-only {sorted(new2)}, crashed {again_g['crashed']}/{again_b['crashed']}"
+                             + walguard_said(guarded))
                 bare, guarded = again_b, again_g
                 new, unexpected, missing = new2, unexpected2, missing2
         if guarded["crashed"]:
@@ -283,7 +297,8 @@ def main():
         if bare["crashed"]:
             lines.append(f"{name}: without walguard it did not finish (exit {bare['code']})")
         for t in unexpected:
-            problems.append(f"{name}: {t} fails only with walguard and is not in expected-failures.txt")
+            problems.append(f"{name}: {t} fails only with walguard and is not in expected-failures.txt"
+                            + walguard_said(guarded))
         for t in missing:
             problems.append(f"{name}: {t} is expected to fail with walguard "
                             f"({expected[(name, t)]}) but did not")
@@ -313,6 +328,9 @@ def main():
                f"tests: {totals['tests_g']} with walguard, {totals['tests_b']} without",
                f"failures: {totals['fail_g']} with walguard, {totals['fail_b']} without; "
                f"{totals['only']} only with walguard, {totals['both']} both ways (the environment, not walguard)",
+               f"walguard's own log lines (WALGUARD_LOG, every process): "
+               f"{sum(len(results[(n, LIB)]['walguard_lines']) for n in names)} in "
+               f"{sum(1 for n in names if results[(n, LIB)]['walguard_lines'])} files (in each <file>.walguard.log)",
                f"wall time: {elapsed:.0f} s with {args.jobs} jobs"]
     report += [f"FLAKY {f}" for f in flaky]
     report += [f"PROBLEM {p}" for p in problems]
