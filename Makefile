@@ -208,8 +208,10 @@ bench: build
 # journal, locking and I/O-fault files it leaves out, one testfixture per file, each with and
 # without walguard, on every core; walguard-only failures must be in
 # tests/sqlite-suite/expected-failures.txt. Logs in build/sqlite-suite. About 11 minutes on 2 cores.
+# SUITE_ARGS passes options to run.py, e.g. SUITE_ARGS="--timeout 2400" on a loaded machine
+# (walcrash3.test starts 10,000 crash children: 150 s on a quiet machine, over 900 s at load 12).
 sqlite-suite: build
-	/usr/bin/python3 tests/sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
+	/usr/bin/python3 tests/sqlite-suite/run.py $(SUITE_ARGS) "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
 # Other projects' own test suites from their pinned sdists (sqlite-utils, SQLAlchemy's SQLite
 # tests, as they are and with every file in WAL, diskcache), plain and with walguard in every
