@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold test-log dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean
 
 all: build
 
@@ -98,6 +98,11 @@ test-versions: build
 	    build/preloadhost-$$v $$d && rm -rf $$d || exit 1; done
 	gcc -Wall -O1 -o build/preloadhost-system tests/c/preloadhost.c -lsqlite3
 	d=$$(mktemp -d) && LD_PRELOAD=$(CURDIR)/libwalguard_preload.so WALGUARD_LIB=$(CURDIR)/$(LIB) build/preloadhost-system $$d && rm -rf $$d
+
+# walguard's own log destination (WALGUARD_LOG) through the sqlite3 shell: a file, stderr,
+# a syslog socket, the rate limit against a loop of refusals, the fallbacks to stderr.
+test-log: build deps-test
+	tests/log/test.sh $(CURDIR)/$(LIB)
 
 # The seed story, short: processes killed and restarted at random, with and without walguard;
 # then the application of issue 28 (falls back to DELETE on a transient disk I/O error) without
@@ -209,8 +214,10 @@ bench: build
 # journal, locking and I/O-fault files it leaves out, one testfixture per file, each with and
 # without walguard, on every core; walguard-only failures must be in
 # tests/sqlite-suite/expected-failures.txt. Logs in build/sqlite-suite. About 11 minutes on 2 cores.
+# SUITE_ARGS passes options to run.py, e.g. SUITE_ARGS="--timeout 2400" on a loaded machine
+# (walcrash3.test starts 10,000 crash children: 150 s on a quiet machine, over 900 s at load 12).
 sqlite-suite: build
-	/usr/bin/python3 tests/sqlite-suite/run.py "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
+	/usr/bin/python3 tests/sqlite-suite/run.py $(SUITE_ARGS) "$$(scripts/build-testfixture.sh)" "$$(scripts/sqlite-source.sh)/test"
 
 # Other projects' own test suites from their pinned sdists (sqlite-utils, SQLAlchemy's SQLite
 # tests, as they are and with every file in WAL, diskcache), plain and with walguard in every
@@ -236,6 +243,14 @@ stress: build deps-test
 	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS) --hold
 	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS) --app
 	WALGUARD_LIB=$(CURDIR)/$(LIB) WALGUARD_FULL_FAULTS=1 $(CARGO) test -p walguard-host-tests --test faults -- --nocapture
+
+# The soak: the seed story with SIGKILLs, two unguarded workers and walguard-hold for
+# SOAK_SECONDS (an hour), sampling the RSS and open descriptors of a long-lived guarded
+# worker and of the holder (no growth allowed); not in CI. Figures and samples in build/soak.
+SOAK_SECONDS ?= 3600
+soak: build deps-test
+	mkdir -p build/soak
+	/usr/bin/python3 tests/stress/soak.py $(SOAK_SECONDS) build/soak 2>&1 | tee build/soak/soak.out
 
 clean:
 	$(CARGO) clean

@@ -78,9 +78,11 @@ pub fn filesystem_magic(path: &[u8]) -> Option<u64> {
     Some(filesystem.f_type as u64)
 }
 
-/// Write one line to SQLite's error log (`SQLITE_CONFIG_LOG`). The unit tests, which run
+/// Write one line to SQLite's error log (`SQLITE_CONFIG_LOG`), and to walguard's own
+/// destination when `WALGUARD_LOG` names one (`log_sink`). The unit tests, which run
 /// without SQLite, keep it instead (`sqlite3_log` is variadic: no Rust stand-in on stable).
 pub fn log(code: c_int, message: &str) {
+    crate::log_sink::write(code, message);
     let mut line = message.replace('\0', " ").into_bytes();
     line.push(0);
     #[cfg(test)]

@@ -48,6 +48,7 @@ mod functions;
 mod guard;
 mod host;
 mod loader;
+mod log_sink;
 mod shim;
 mod stats;
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //!
 //! The extension (the `walguard` crate) only translates SQLite's VFS calls into these:
 //! - [`header`]: what a database header says about the journal;
+//! - [`log`]: walguard's own log destination (`WALGUARD_LOG`): parsing, rate limit, lines;
 //! - [`pragma`]: `PRAGMA journal_mode` values resolved the way SQLite resolves them;
 //! - [`policy`]: the policies and the refuse/allow decision for pragmas (layer 1);
 //! - [`settings`]: the environment variables and the URI parameter, and what an invalid value gets;
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod fs;
 pub mod header;
 pub mod journal;
+pub mod log;
 pub mod policy;
 pub mod pragma;
 pub mod settings;

@@ -20,6 +20,12 @@ a file. A file with an
 unexpected result is run once more, both ways, before it counts: a result that does not repeat
 is reported as flaky and does not fail the run.
 
+With walguard, every testfixture process a file starts (crashsql's child, whose crash VFS then
+wraps walguard; do_multiclient_test's sql2/sql3; `exec`) loads it too: run-one.tcl and
+child_init.c, linked into testfixture; walguard_children.test (OWN) checks that it does. The
+walguard runs set WALGUARD_LOG, so walguard's own log lines, of the parent and of every child,
+end the file's .walguard.log (and come with any failure nobody expected in the summary).
+
 Logs: LOGDIR/<file>.bare.log and LOGDIR/<file>.walguard.log for each file, LOGDIR/summary.txt.
 
 Usage: tests/sqlite-suite/run.py [--jobs N] [--logs DIR] [--timeout S] TESTFIXTURE TESTDIR [FILE-PATTERN...]
@@ -68,6 +74,9 @@ EXTRA = [
     # left out of veryquick only because its name matches *fault*
     "default.test",
 ]
+# walguard's own files, run the same way (from this directory): the harness's check that the
+# processes a test file starts are guarded too.
+OWN = ["walguard_children.test"]
 # Files near that subject that are not run, and why (printed in the summary).
 LEFT_OUT = {
     "thread003.test": "the page cache hammered from threads, not I/O or locking; 90 s each way",
@@ -126,6 +135,8 @@ def parse(out, code):
             failed.add("(unfreed-memory)")
         elif line.endswith("files were left open"):
             failed.add("(files-left-open)")
+        elif line.startswith("walguard_suite_init: could not load"):
+            failed.add("(child-not-guarded)")  # child_init.c: a child ran without walguard
     if any(t.startswith("(aborted-line-") for t in failed):
         # the handles of a file stopped midway are still open when run-one.tcl finishes it
         failed -= {"(unfreed-memory)", "(files-left-open)"}
@@ -136,11 +147,20 @@ def parse(out, code):
 def run(testfixture, testdir, path, lib, log, timeout):
     work = tempfile.mkdtemp(prefix="walguard-suite.")
     os.chmod(work, 0o777)
+    # walguard's own log lines (WALGUARD_LOG), of the parent and of every child, in a directory
+    # of their own (test files delete files in theirs), appended to the file's log.
+    logdir = tempfile.mkdtemp(prefix="walguard-suite-log.")
+    os.chmod(logdir, 0o777)
+    walguard_log = os.path.join(logdir, "walguard.log")
+    env = dict(os.environ)
+    env.pop("WALGUARD_LOG", None)
+    if lib != "none":
+        env["WALGUARD_LOG"] = walguard_log
     start = time.monotonic()
     try:
         proc = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", testfixture,
                                os.path.join(HERE, "run-one.tcl"), testdir, path, lib],
-                              cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                               errors="replace", text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         out, code = proc.stdout, proc.returncode
     except subprocess.TimeoutExpired as e:
@@ -150,11 +170,21 @@ def run(testfixture, testdir, path, lib, log, timeout):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = time.monotonic() - start
+    try:
+        with open(walguard_log, errors="replace") as f:
+            walguard_lines = f.read().splitlines()
+    except FileNotFoundError:
+        walguard_lines = []
+    shutil.rmtree(logdir, ignore_errors=True)
     with open(log, "w") as f:
         f.write(out)
         f.write(f"\n[run.py: exit {code}, {seconds:.1f} s]\n")
+        if lib != "none":
+            f.write(f"[run.py: {len(walguard_lines)} lines of walguard's own log (WALGUARD_LOG), every process]\n")
+            f.writelines(line + "\n" for line in walguard_lines)
     result = parse(out, code)
     result["seconds"] = seconds
+    result["walguard_lines"] = walguard_lines
     result["tail"] = out[-1500:]
     return result
 
@@ -181,7 +211,7 @@ def main():
     started = time.monotonic()
 
     veryquick = suite_files(testfixture, testdir)
-    candidates = veryquick + [os.path.join(testdir, n) for n in EXTRA]
+    candidates = veryquick + [os.path.join(testdir, n) for n in EXTRA] + [os.path.join(HERE, n) for n in OWN]
     if args.patterns:
         candidates += [os.path.join(testdir, n) for n in os.listdir(testdir) if n.endswith(".test")]
         candidates = [p for p in candidates if any(fnmatch.fnmatch(os.path.basename(p), pat) for pat in args.patterns)]
@@ -235,6 +265,13 @@ def main():
         missing = sorted(p for (f, p) in expected if f == name and not any(fnmatch.fnmatchcase(t, p) for t in new))
         return new, unexpected, missing
 
+    def walguard_said(result):
+        """walguard's own log lines of a run, for a failure nobody expected (the first few)."""
+        said = result.get("walguard_lines") or []
+        if not said:
+            return "; walguard logged nothing"
+        return f"; walguard's log ({len(said)} lines):\n    " + "\n    ".join(said[:8])
+
     problems, flaky, lines, only = [], [], [], []
     totals = {"tests_g": 0, "tests_b": 0, "fail_g": 0, "fail_b": 0, "both": 0, "only": 0}
     for name in names:
@@ -250,7 +287,8 @@ def main():
                 pass  # it repeats
             else:
                 flaky.append(f"{name}: first run: walguard-only {sorted(new)}, crashed {guarded['crashed']}/{bare['crashed']}; "
-                             f"second run: walguard-only {sorted(new2)}, crashed {again_g['crashed']}/{again_b['crashed']}")
+                             f"second run: walguard-only {sorted(new2)}, crashed {again_g['crashed']}/{again_b['crashed']}"
+                             + walguard_said(guarded))
                 bare, guarded = again_b, again_g
                 new, unexpected, missing = new2, unexpected2, missing2
         if guarded["crashed"]:
@@ -259,7 +297,8 @@ def main():
         if bare["crashed"]:
             lines.append(f"{name}: without walguard it did not finish (exit {bare['code']})")
         for t in unexpected:
-            problems.append(f"{name}: {t} fails only with walguard and is not in expected-failures.txt")
+            problems.append(f"{name}: {t} fails only with walguard and is not in expected-failures.txt"
+                            + walguard_said(guarded))
         for t in missing:
             problems.append(f"{name}: {t} is expected to fail with walguard "
                             f"({expected[(name, t)]}) but did not")
@@ -289,6 +328,9 @@ def main():
                f"tests: {totals['tests_g']} with walguard, {totals['tests_b']} without",
                f"failures: {totals['fail_g']} with walguard, {totals['fail_b']} without; "
                f"{totals['only']} only with walguard, {totals['both']} both ways (the environment, not walguard)",
+               f"walguard's own log lines (WALGUARD_LOG, every process): "
+               f"{sum(len(results[(n, LIB)]['walguard_lines']) for n in names)} in "
+               f"{sum(1 for n in names if results[(n, LIB)]['walguard_lines'])} files (in each <file>.walguard.log)",
                f"wall time: {elapsed:.0f} s with {args.jobs} jobs"]
     report += [f"FLAKY {f}" for f in flaky]
     report += [f"PROBLEM {p}" for p in problems]
