@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist release test-release install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
 
 all: build
 
@@ -143,6 +143,19 @@ dist: build
 test-dist: dist deps-test
 	scripts/ensure-clients.sh
 	tests/packages/test-dist.sh
+
+# The release (issue 25): archives, wheels, the npm package and .debs for x86_64 and aarch64
+# Linux, linked against glibc 2.17 by zig through cargo-zigbuild (installed into .deps/release
+# when missing), with SHA256SUMS, into release/. About N minutes from scratch on 2 cores.
+release: deps
+	scripts/release.sh
+
+# Every release artifact checked as a user gets it: glibc floor, the aarch64 binaries under
+# qemu-user with Debian's arm64 sqlite3 and python3, the wheels and the npm package installed
+# from the files, the amd64 .deb installed and removed (see tests/release/test.sh).
+test-release: release deps-test
+	scripts/ensure-clients.sh
+	tests/release/test.sh
 
 # walguard-hold against clients that never load walguard: every rollback mode refused,
 # checkpoints, exclusive locking, SIGKILL, replaced files, --ensure-wal, the unit file, and

@@ -20,7 +20,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 out=$root/release
 stage=$root/build/release-stage
 rm -rf "$out" "$stage"
-mkdir -p "$out" "$stage"
+mkdir -p "$out" "$stage" build
 # The host tests' SQLite flags (Makefile) are not the holder's.
 unset LIBSQLITE3_FLAGS
 
@@ -28,7 +28,8 @@ unset LIBSQLITE3_FLAGS
 # to the working directory when it lies under it (.deps/release/...), and cargo-zigbuild hands
 # that path to bindgen, which runs in another directory. Cargo still finds .cargo/config.toml
 # (it searches upwards from build/).
-zigbuild() { (cd "$root/build" && nice -n "${NICE:-10}" cargo zigbuild --manifest-path ../Cargo.toml --release "$@"); }
+zigbuild() { (cd "$root/build" && env "${cross[@]}" nice -n "${NICE:-10}" cargo zigbuild --manifest-path ../Cargo.toml --release "$@"); }
+host=$(rustc -vV | sed -n 's/^host: //p')
 
 for arch in x86_64 aarch64; do
   target=$arch-unknown-linux-gnu
@@ -36,11 +37,11 @@ for arch in x86_64 aarch64; do
   # Cross builds read scripts/bindgen-cross/stdarg.h first (see there why); bindgen takes the
   # variable under both spellings of the target and cargo-zigbuild adds its own to each.
   cross=()
-  if [ "$target" != "$(rustc -vV | sed -n 's/^host: //p')" ]; then
+  if [ "$target" != "$host" ]; then
     cross=("BINDGEN_EXTRA_CLANG_ARGS_$target=-isystem $root/scripts/bindgen-cross"
       "BINDGEN_EXTRA_CLANG_ARGS_${target//-/_}=-isystem $root/scripts/bindgen-cross")
   fi
-  env "${cross[@]}" bash -c "$(declare -f zigbuild); root=$root; zigbuild --target $target.2.17 -p walguard -p walguard-preload"
+  zigbuild --target "$target.2.17" -p walguard -p walguard-preload
   # Its own invocation, as in the Makefile; `bundled`: see hold/Cargo.toml.
   zigbuild --target "$target.2.17" -p walguard-hold --features walguard-hold/bundled
   bin=$root/target/$target/release

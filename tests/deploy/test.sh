@@ -63,7 +63,8 @@ guarded "LD_PRELOAD: python3, stdlib sqlite3" "${preload[@]}" /usr/bin/python3 "
 guarded "sitecustomize: python3, stdlib sqlite3" env PYTHONPATH="$dest/usr/share/walguard/python" /usr/bin/python3 "$apps/app.py"
 guarded "sitecustomize, WALGUARD_APSW=1: APSW beside the stdlib sqlite3 (Debian's python3)" env PYTHONPATH="$dest/usr/share/walguard/python" \
   WALGUARD_APSW=1 "$root/.deps/venv-debian/bin/python" "$apps/app_apsw_seed.py"
-mkdir -p "$work/npm/lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$work/npm/lib/"
+npm_lib=$work/npm/lib/linux-$(node -p process.arch) # the package's layout (packages/npm/index.js)
+mkdir -p "$npm_lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$npm_lib/"
 guarded "node --require register: better-sqlite3" env NODE_PATH="$root/.deps/node/node_modules" node --require "$work/npm/register.js" "$apps/app.js"
 
 guarded "LD_PRELOAD: sqlite3 shell, a WAL database ATTACHed by the first connection" "${preload[@]}" bash "$apps/attach.sh"
