@@ -40,10 +40,10 @@ pass=0 fail=0
 check() { # description command...: passes when the command succeeds
   local what=$1
   shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
+  if "$@"; then pass=$((pass + 1)); echo "ok: $what"; else fail=$((fail + 1)); echo "FAIL: $what"; fi
 }
 same() { [ "$1" = "$2" ] || { echo "  got:  $1" >&2; echo "  want: $2" >&2; return 1; }; }
-contains() { case $1 in *"$2"*) ;; *) echo "  $(printf '%q' "$1") lacks $2" >&2; return 1 ;; esac; }
+contains() { case $1 in *"$2"*) ;; *) echo "  $(printf '%q' "${1:0:400}") lacks $2" >&2; return 1 ;; esac; }
 
 # --- helpers -------------------------------------------------------------------------------
 # The highest GLIBC_x.y symbol version an ELF file needs (or none).
@@ -88,11 +88,11 @@ extension_refuses() { # arch library dir
   local arch=$1 lib=$2 dir=$3 out
   make_db "$arch" "$dir/app.db"
   out=$(cd "$dir" && run "$arch" "$(shell_of "$arch")" :memory: -cmd ".load $lib" -cmd '.open app.db' \
-    'SELECT walguard_version(); SELECT walguard_status(); PRAGMA journal_mode=DELETE;' 2>&1) && {
+    'SELECT walguard_version(); SELECT walguard_status(); PRAGMA journal_mode=DELETE;' 2>"$dir/err") && {
     echo "  not refused: $out" >&2
     return 1
   }
-  contains "$out" "walguard: refused journal_mode=DELETE on '$dir/app.db'" &&
+  contains "$(cat "$dir/err")" "walguard: refused journal_mode=DELETE on '$dir/app.db'" &&
     same "$(head -1 <<<"$out")" "$version" &&
     contains "$out" '"sqlite_floor":"3.31.1"' &&
     same "$(header "$dir/app.db")" 2,2 &&
@@ -103,11 +103,11 @@ extension_refuses() { # arch library dir
 preload_refuses() { # arch preload dir
   local arch=$1 preload=$2 dir=$3 out
   make_db "$arch" "$dir/app.db"
-  out=$(run "$arch" "LD_PRELOAD=$preload" "$(shell_of "$arch")" "$dir/app.db" 'PRAGMA walguard; PRAGMA journal_mode=DELETE;' 2>&1) && {
+  out=$(run "$arch" "LD_PRELOAD=$preload" "$(shell_of "$arch")" "$dir/app.db" 'PRAGMA walguard; PRAGMA journal_mode=DELETE;' 2>"$dir/err") && {
     echo "  not refused: $out" >&2
     return 1
   }
-  same "$(head -1 <<<"$out")" enforce && contains "$out" "walguard: refused journal_mode=DELETE" &&
+  same "$out" enforce && contains "$(cat "$dir/err")" "walguard: refused journal_mode=DELETE" &&
     same "$(header "$dir/app.db")" 2,2
 }
 
@@ -117,7 +117,13 @@ hold_holds() { # arch walguard-hold dir
   local arch=$1 hold=$2 dir=$3 out pid i
   same "$(run "$arch" "$hold" --version)" "walguard-hold $version" || return 1
   make_db "$arch" "$dir/app.db"
-  run "$arch" "$hold" --interval 0.1 "$dir/app.db" 2>"$dir/hold.log" &
+  # exec: $! is then walguard-hold itself (or qemu running it), which kill must reach.
+  if [ "$arch" = aarch64 ]; then
+    exec_holder() { exec qemu-aarch64-static -L "$sysroot" "$@"; }
+  else
+    exec_holder() { exec "$@"; }
+  fi
+  (exec_holder "$hold" --interval 0.1 "$dir/app.db" 2>"$dir/hold.log") &
   pid=$!
   pids+=("$pid")
   for i in $(seq 100); do grep -q "walguard-hold: holding" "$dir/hold.log" && break; sleep 0.1; done
@@ -288,7 +294,9 @@ for arch in x86_64 aarch64; do
   check "$deb_arch .deb: Package, Version $version, Architecture" same \
     "$(dpkg-deb -f "$deb" Package Version Architecture | paste -sd' ')" "Package: walguard Version: $version Architecture: $deb_arch"
   check "$deb_arch .deb: its files" same "$(deb_files "$deb" | paste -sd' ')" \
-    "/usr/bin/walguard-hold $ma/libwalguard.so $ma/libwalguard_preload.so $ma/walguard.so /usr/lib/systemd/system/walguard-hold@.service /usr/share/doc/walguard/CHANGELOG.md /usr/share/doc/walguard/README.md /usr/share/doc/walguard/copyright /usr/share/walguard/php/walguard.php /usr/share/walguard/python/sitecustomize.py"
+    "$(printf '%s\n' /usr/bin/walguard-hold "$ma/libwalguard.so" "$ma/libwalguard_preload.so" "$ma/walguard.so" \
+      /usr/lib/systemd/system/walguard-hold@.service /usr/share/doc/walguard/CHANGELOG.md /usr/share/doc/walguard/README.md \
+      /usr/share/doc/walguard/copyright /usr/share/walguard/php/walguard.php /usr/share/walguard/python/sitecustomize.py | sort | paste -sd' ')"
   mkdir -p "$work/deb-$deb_arch"
   dpkg-deb -x "$deb" "$work/deb-$deb_arch"
   x=$work/deb-$deb_arch
@@ -311,8 +319,10 @@ deb_install() {
   same "$(dpkg-query -W -f='${Status} ${Version}' walguard)" "install ok installed $version" || return 1
   for f in $(deb_files "$rel/walguard_${version}_amd64.deb"); do [ -e "$f" ] || { echo "  $f missing" >&2; missing=1; }; done
   [ "$missing" = 0 ] || return 1
-  # dpkg's ldconfig trigger ran: the dynamic loader knows the library.
-  contains "$(ldconfig -p)" "libwalguard.so (libc6,x86-64) => $ma/libwalguard.so" || return 1
+  # dpkg's ldconfig trigger ran: the dynamic loader knows the library (under /lib or /usr/lib,
+  # the same directory on a merged /usr).
+  ldconfig -p | grep -Eq "libwalguard.so \(libc6,x86-64\) => (/usr)?/lib/x86_64-linux-gnu/libwalguard.so$" ||
+    { echo "  ldconfig -p does not list the installed libwalguard.so" >&2; return 1; }
   grep -q '^ExecStart=/usr/bin/walguard-hold ' /usr/lib/systemd/system/walguard-hold@.service || return 1
   mkdir -p "$dir"
   extension_refuses x86_64 "$ma/walguard.so" "$dir" && preload_refuses x86_64 "$ma/libwalguard_preload.so" "$dir" &&
@@ -323,10 +333,10 @@ deb_remove() {
   local f left=0
   dpkg -r walguard >/dev/null
   for f in $(deb_files "$rel/walguard_${version}_amd64.deb"); do [ ! -e "$f" ] || { echo "  $f left" >&2; left=1; }; done
-  dpkg --purge walguard >/dev/null
+  dpkg --purge walguard >/dev/null 2>&1 || true # nothing is left after -r but dpkg's record
   deb_installed=0
   [ "$left" = 0 ] && ! dpkg-query -W -f='${Status}' walguard 2>/dev/null | grep -q ' installed' &&
-    ! ldconfig -p | grep -q 'libwalguard.so (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/'
+    ! ldconfig -p | grep -Eq 'libwalguard.so \(libc6,x86-64\) => (/usr)?/lib/x86_64-linux-gnu/'
 }
 check "amd64 .deb: dpkg -r removes every file" deb_remove
 
