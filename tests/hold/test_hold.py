@@ -22,7 +22,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HOLD = os.path.join(ROOT, "walguard-hold")
+# WALGUARD_HOLD: another build of it (make test-release runs this file against the release's).
+HOLD = os.environ.get("WALGUARD_HOLD") or os.path.join(ROOT, "walguard-hold")
 APSW = os.path.join(ROOT, ".deps", "venv", "bin", "python")
 NODE_MODULES = os.path.join(ROOT, ".deps", "node", "node_modules")
 MODES = ["delete", "truncate", "persist", "memory", "off"]
@@ -373,7 +374,7 @@ def test_unit(work):
         return
     unit = os.path.join(work, "walguard-hold@.service")
     with open(os.path.join(ROOT, "hold", "deploy", "walguard-hold@.service")) as f:
-        text = f.read().replace("@BINDIR@", ROOT)
+        text = f.read().replace("@BINDIR@", os.path.dirname(os.path.abspath(HOLD)))
     with open(unit, "w") as f:
         f.write(text)
     instance = os.path.join(work, "walguard-hold@srv-app-app.db.service")

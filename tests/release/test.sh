@@ -8,7 +8,8 @@
 #     Debian's arm64 sqlite3 and libsqlite3-0 (scripts/arm64-sysroot.sh): the extension and the
 #     preload refuse `journal_mode=DELETE` on a WAL file with the walguard: message and the
 #     header stays 2,2; walguard-hold makes a plain sqlite3's downgrade fail, and without it the
-#     same downgrade goes through (the control);
+#     same downgrade goes through (the control); the x86_64 walguard-hold also passes
+#     tests/hold/test_hold.py;
 #   - each wheel: its tags (auditwheel show: manylinux_2_17), installed with pip from the file
 #     (x86_64 into a venv of Debian's python3; aarch64 with pip's --platform into a directory
 #     run by Debian's arm64 python3.11 under qemu), walguard.load() and a refusal;
@@ -180,6 +181,16 @@ for arch in x86_64 aarch64; do
   check "$arch walguard-hold: a plain sqlite3's downgrade fails while it holds, goes through after" \
     hold_holds "$arch" "$bin/walguard-hold" "$dir"
 done
+
+# The x86_64 walguard-hold, SQLite compiled in, through walguard-hold's own suite: its clients
+# (the system sqlite3, python3, Tcl, APSW, better-sqlite3) each use another SQLite build.
+hold_suite() {
+  WALGUARD_HOLD="$work/x86_64/walguard-$version-linux-x86_64/walguard-hold" /usr/bin/python3 tests/hold/test_hold.py >"$work/hold-suite.log" 2>&1
+  local rc=$?
+  grep -E '^(FAIL|hold:)' "$work/hold-suite.log" | sed 's/^/  /'
+  return $rc
+}
+check "x86_64 walguard-hold: tests/hold/test_hold.py against it" hold_suite
 
 # --- wheels --------------------------------------------------------------------------------
 py_check='
