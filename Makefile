@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist release test-release install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold dist release test-release install uninstall docs-clients memcheck miri bench bench-hold sqlite-suite stress stress-hold deps deps-test clean
 
 all: build
 
@@ -170,8 +170,9 @@ test-hold: build deps-test
 bench-hold: build deps-test
 	/usr/bin/python3 tests/hold/bench_hold.py
 
-# The README's client snippets, run by each client, and the README kept equal to them.
-# `readme` runs the clients without the README check, so it can bring a stale README up to date.
+# The docs' client snippets (docs/*.md, and the README's first refusal), run by each client,
+# and the pages kept equal to the files run and what they print (scripts/docs-clients.py).
+# `docs-clients` runs the clients without the check, then rewrites the pages' generated blocks.
 clients-run: build deps-test
 	scripts/ensure-clients.sh
 	$(CARGO) build -q -p walguard-host-tests --examples
@@ -179,10 +180,10 @@ clients-run: build deps-test
 	tests/clients/run.sh | tee build/clients.out
 
 test-clients: clients-run
-	scripts/readme-clients.py --check build/clients.out
+	scripts/docs-clients.py --check build/clients.out
 
-readme: clients-run
-	scripts/readme-clients.py --write build/clients.out
+docs-clients: clients-run
+	scripts/docs-clients.py --write build/clients.out
 
 # valgrind memcheck over the shell scripts and the Rust host tests (about a minute).
 memcheck: build deps-test

@@ -118,8 +118,9 @@ def main():
     for page in PAGES:
         path = ROOT / page
         text = path.read_text() if path.exists() else ""
-        if BEGIN in text and END in text:
-            start, end = text.index(BEGIN), text.index(END) + len(END)
+        if BEGIN in text and END in text[text.index(BEGIN):]:
+            start = text.index(BEGIN)
+            end = text.index(END, start) + len(END)
             wanted = text[:start] + block(page, rows) + text[end:]
         else:
             wanted = text + ("\n" if text and not text.endswith("\n\n") else "") + block(page, rows) + "\n"

@@ -66,10 +66,10 @@ for arch in x86_64 aarch64; do
   mkdir -p "$stage/npm/lib/linux-$npm_arch"
   install -m 755 "$bin/libwalguard.so" "$stage/npm/lib/linux-$npm_arch/libwalguard.so"
 
-  # The .deb: the layout of `make install PREFIX=/usr`, libraries in the multiarch directory.
-  multiarch=$arch-linux-gnu
+  # The .deb: exactly the layout of `make install PREFIX=/usr` (libraries in /usr/lib, where the
+  # dynamic loader looks and where sitecustomize.py and walguard.php expect them).
   pkg=$stage/deb-$deb_arch
-  libdir=$pkg/usr/lib/$multiarch
+  libdir=$pkg/usr/lib
   install -d "$libdir" "$pkg/usr/bin" "$pkg/usr/lib/systemd/system" "$pkg/usr/share/walguard/python" \
     "$pkg/usr/share/walguard/php" "$pkg/usr/share/doc/walguard" "$pkg/DEBIAN"
   install -m 644 "$bin/libwalguard.so" "$bin/libwalguard_preload.so" "$libdir/"

@@ -182,6 +182,18 @@ for arch in x86_64 aarch64; do
     hold_holds "$arch" "$bin/walguard-hold" "$dir"
 done
 
+# The README's first refusal (tests/clients/quickstart.sh, shown with its output), as a
+# newcomer runs it: in the unpacked x86_64 archive, with no database yet.
+quickstart() {
+  local dir=$work/quickstart/walguard-$version-linux-x86_64
+  mkdir -p "$work/quickstart"
+  tar -C "$work/quickstart" -xzf "$rel/walguard-$version-linux-x86_64.tar.gz"
+  (cd "$dir" && bash "$root/tests/clients/quickstart.sh" >"$work/quickstart/out" 2>"$work/quickstart/err") || true
+  same "$({ cat "$work/quickstart/out"; echo "--- stderr ---"; cat "$work/quickstart/err"; } | sed "s#$dir#\$DIR#g")" \
+    "$(cat tests/clients/expected/quickstart.txt)" && same "$(header "$dir/app.db")" 2,2
+}
+check "x86_64 archive: the README's first refusal, run in the unpacked archive, prints what the README shows" quickstart
+
 # The x86_64 walguard-hold, SQLite compiled in, through walguard-hold's own suite: its clients
 # (the system sqlite3, python3, Tcl, APSW, better-sqlite3) each use another SQLite build.
 hold_suite() {
@@ -301,7 +313,7 @@ deb_files() { # the package's files, one a line, sorted
 for arch in x86_64 aarch64; do
   case $arch in x86_64) deb_arch=amd64 ;; aarch64) deb_arch=arm64 ;; esac
   deb=$rel/walguard_${version}_$deb_arch.deb
-  ma=/usr/lib/$arch-linux-gnu
+  ma=/usr/lib
   check "$deb_arch .deb: Package, Version $version, Architecture" same \
     "$(dpkg-deb -f "$deb" Package Version Architecture | paste -sd' ')" "Package: walguard Version: $version Architecture: $deb_arch"
   check "$deb_arch .deb: its files" same "$(deb_files "$deb" | paste -sd' ')" \
@@ -317,7 +329,7 @@ for arch in x86_64 aarch64; do
     check "$deb_arch .deb: $f is the archive's" cmp -s "$x$f" "$work/$arch/walguard-$version-linux-$arch/$(basename "$f")"
   done
 done
-check "arm64 .deb: its extension refuses under qemu" extension_refuses aarch64 "$work/deb-arm64/usr/lib/aarch64-linux-gnu/walguard.so" "$work/deb-arm64"
+check "arm64 .deb: its extension refuses under qemu" extension_refuses aarch64 "$work/deb-arm64/usr/lib/walguard.so" "$work/deb-arm64"
 
 deb_install() {
   if dpkg-query -W -f='${Status}' walguard 2>/dev/null | grep -q installed; then
@@ -326,20 +338,35 @@ deb_install() {
   fi
   deb_installed=1
   dpkg -i "$rel/walguard_${version}_amd64.deb" >/dev/null
-  local ma=/usr/lib/x86_64-linux-gnu f missing=0 dir=$work/deb-installed
+  local ma=/usr/lib f missing=0 dir=$work/deb-installed out
   same "$(dpkg-query -W -f='${Status} ${Version}' walguard)" "install ok installed $version" || return 1
   for f in $(deb_files "$rel/walguard_${version}_amd64.deb"); do [ -e "$f" ] || { echo "  $f missing" >&2; missing=1; }; done
   [ "$missing" = 0 ] || return 1
   # dpkg's ldconfig trigger ran: the dynamic loader knows the library (under /lib or /usr/lib,
   # the same directory on a merged /usr).
-  ldconfig -p | grep -Eq "libwalguard.so \(libc6,x86-64\) => (/usr)?/lib/x86_64-linux-gnu/libwalguard.so$" ||
+  ldconfig -p | grep -Eq "libwalguard.so \(libc6,x86-64\) => (/usr)?/lib/libwalguard.so$" ||
     { echo "  ldconfig -p does not list the installed libwalguard.so" >&2; return 1; }
   grep -q '^ExecStart=/usr/bin/walguard-hold ' /usr/lib/systemd/system/walguard-hold@.service || return 1
   mkdir -p "$dir"
   extension_refuses x86_64 "$ma/walguard.so" "$dir" && preload_refuses x86_64 "$ma/libwalguard_preload.so" "$dir" &&
-    hold_holds x86_64 /usr/bin/walguard-hold "$dir"
+    hold_holds x86_64 /usr/bin/walguard-hold "$dir" || return 1
+  # By name, as the README says: `.load walguard` (SQLite tries walguard.so on the loader's path).
+  same "$(sqlite3 :memory: -cmd '.load walguard' 'SELECT walguard_version()')" "$version" || return 1
+  # Python's sitecustomize and PHP's prepend file, from their installed places.
+  make_db x86_64 "$dir/app.db"
+  out=$(cd "$dir" && PYTHONPATH=/usr/share/walguard/python /usr/bin/python3 -c '
+import sqlite3
+try:
+    sqlite3.connect("app.db").execute("PRAGMA journal_mode=DELETE")
+except sqlite3.OperationalError as e:
+    print(e)' 2>&1)
+  contains "$out" "walguard: refused journal_mode=DELETE" && same "$(header "$dir/app.db")" 2,2 || return 1
+  out=$(cd "$dir" && php -d auto_prepend_file=/usr/share/walguard/php/walguard.php -d sqlite3.extension_dir=/usr/lib -r '
+$db = new SQLite3("app.db"); $db->enableExceptions(true);
+try { $db->exec("PRAGMA journal_mode=DELETE"); } catch (Exception $e) { echo $e->getMessage(), PHP_EOL; }' 2>&1)
+  contains "$out" "walguard: refused journal_mode=DELETE" && same "$(header "$dir/app.db")" 2,2
 }
-check "amd64 .deb: dpkg -i, files in place, ldconfig knows it, the installed extension, preload and walguard-hold work" deb_install
+check "amd64 .deb: dpkg -i, files in place, ldconfig knows it; the installed extension (by path and by name), preload, walguard-hold, sitecustomize and PHP prepend work" deb_install
 deb_remove() {
   local f left=0
   dpkg -r walguard >/dev/null
@@ -347,7 +374,7 @@ deb_remove() {
   dpkg --purge walguard >/dev/null 2>&1 || true # nothing is left after -r but dpkg's record
   deb_installed=0
   [ "$left" = 0 ] && ! dpkg-query -W -f='${Status}' walguard 2>/dev/null | grep -q ' installed' &&
-    ! ldconfig -p | grep -Eq 'libwalguard.so \(libc6,x86-64\) => (/usr)?/lib/x86_64-linux-gnu/'
+    ! ldconfig -p | grep -Eq 'libwalguard.so \(libc6,x86-64\) => (/usr)?/lib/libwalguard.so$'
 }
 check "amd64 .deb: dpkg -r removes every file" deb_remove
 
