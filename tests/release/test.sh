@@ -361,9 +361,15 @@ try:
 except sqlite3.OperationalError as e:
     print(e)' 2>&1)
   contains "$out" "walguard: refused journal_mode=DELETE" && same "$(header "$dir/app.db")" 2,2 || return 1
-  out=$(cd "$dir" && php -d auto_prepend_file=/usr/share/walguard/php/walguard.php -d sqlite3.extension_dir=/usr/lib -r '
-$db = new SQLite3("app.db"); $db->enableExceptions(true);
-try { $db->exec("PRAGMA journal_mode=DELETE"); } catch (Exception $e) { echo $e->getMessage(), PHP_EOL; }' 2>&1)
+  # A script file: PHP applies auto_prepend_file to scripts, not to `php -r` code.
+  cat >"$dir/app.php" <<'PHP'
+<?php
+$db = new SQLite3("app.db");
+$db->enableExceptions(true);
+try { $db->exec("PRAGMA journal_mode=DELETE"); } catch (Exception $e) { echo $e->getMessage(), PHP_EOL; }
+PHP
+  make_db x86_64 "$dir/app.db"
+  out=$(cd "$dir" && php -d auto_prepend_file=/usr/share/walguard/php/walguard.php -d sqlite3.extension_dir=/usr/lib app.php 2>&1)
   contains "$out" "walguard: refused journal_mode=DELETE" && same "$(header "$dir/app.db")" 2,2
 }
 check "amd64 .deb: dpkg -i, files in place, ldconfig knows it; the installed extension (by path and by name), preload, walguard-hold, sitecustomize and PHP prepend work" deb_install
