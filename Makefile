@@ -246,4 +246,4 @@ stress: build deps-test
 
 clean:
 	$(CARGO) clean
-	rm -rf $(LIB) libwalguard_preload.so walguard-hold build dist
+	rm -rf $(LIB) libwalguard_preload.so walguard-hold build dist release
