@@ -99,9 +99,12 @@ test-versions: build
 	gcc -Wall -O1 -o build/preloadhost-system tests/c/preloadhost.c -lsqlite3
 	d=$$(mktemp -d) && LD_PRELOAD=$(CURDIR)/libwalguard_preload.so WALGUARD_LIB=$(CURDIR)/$(LIB) build/preloadhost-system $$d && rm -rf $$d
 
-# The seed story, short: processes killed and restarted at random, with and without walguard.
+# The seed story, short: processes killed and restarted at random, with and without walguard;
+# then the application of issue 28 (falls back to DELETE on a transient disk I/O error) without
+# walguard, under enforce and under keep.
 test-stress: build deps-test
 	/usr/bin/python3 tests/stress/run.py 3
+	/usr/bin/python3 tests/stress/run.py 2 --app
 
 # Install for a whole host: the extension (also as walguard.so, for `.load walguard`), the
 # LD_PRELOAD library, Python's sitecustomize, PHP's auto_prepend_file, the walguard-hold binary and its systemd
@@ -160,9 +163,12 @@ test-release: release deps-test
 
 # walguard-hold against clients that never load walguard: every rollback mode refused,
 # checkpoints, exclusive locking, SIGKILL, replaced files, --ensure-wal, the unit file, and
-# the seed story with half the workers unguarded (3 s, and its control without the holder).
+# the seed story with half the workers unguarded (3 s, and its control without the holder);
+# stderr gone, FIFOs, misspelled paths, directories, and `walguard-hold status` against real
+# processes and on tmpfs and FUSE (bindfs) mounts (docs/operator.md).
 test-hold: build deps-test
 	scripts/ensure-clients.sh
+	scripts/ensure-deps.sh fuse
 	$(CARGO) test -q -p walguard-hold
 	/usr/bin/python3 tests/hold/test_hold.py
 	/usr/bin/python3 tests/stress/run.py 3 --hold
@@ -232,7 +238,8 @@ peers: build
 	/usr/bin/python3 tests/peers/run.py $(CURDIR) $(PEERS)
 
 # The long stress run (STRESS_SECONDS, 60 by default, for each of the guarded and control
-# runs) and the full fault matrix, persistent SQLITE_BUSY included. First, the WAL-reset race
+# runs; for each of the three runs of the fallback application, --app) and the full fault
+# matrix, persistent SQLITE_BUSY included. First, the WAL-reset race
 # between processes (two writers, a checkpointer with the window widened): it must corrupt
 # without the mitigation (10 s) and not with it (STRESS_SECONDS).
 STRESS_SECONDS ?= 60
@@ -242,6 +249,7 @@ stress: build deps-test
 	  build/walreset $(CURDIR)/$(LIB) $$d intact stress $(STRESS_SECONDS) && rm -rf $$d
 	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS)
 	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS) --hold
+	/usr/bin/python3 tests/stress/run.py $(STRESS_SECONDS) --app
 	WALGUARD_LIB=$(CURDIR)/$(LIB) WALGUARD_FULL_FAULTS=1 $(CARGO) test -p walguard-host-tests --test faults -- --nocapture
 
 clean:

@@ -5,13 +5,14 @@
 **
 ** WORKLOAD: wal-commits | rollback-commits | rollback-commits-normal | wal-reads |
 **           wal-reads-mmap | none
-** VFS:      unix (the bare default VFS) or walguard
+** VFS:      bare (a copy of the default VFS, see load.h) or walguard
 **
 ** walguard is loaded in both cases (unless --no-load), so the cost of loading the library
 ** is the same in both and cancels out of the ratio; it is measured on its own with the
 ** "none" workload and --no-load.
 */
 #include <sqlite3.h>
+#include "load.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,18 +82,7 @@ int main(int argc, char **argv){
   if( argc<4 ){ fprintf(stderr, "usage: bench WORKLOAD VFS DIR [--no-load]\n"); return 2; }
   const char *workload = argv[1], *vfs = argv[2], *dir = argv[3];
   int load = !(argc>4 && strcmp(argv[4], "--no-load")==0);
-  const char *lib = getenv("WALGUARD_LIB");
-  if( load ){
-    check(sqlite3_open(":memory:", &db), "open :memory:");
-    sqlite3_enable_load_extension(db, 1);
-    char *err = 0;
-    if( sqlite3_load_extension(db, lib ? lib : "./libwalguard", 0, &err)!=SQLITE_OK ){
-      fprintf(stderr, "load: %s\n", err);
-      return 1;
-    }
-    sqlite3_close(db);
-    db = 0;
-  }
+  if( load && !load_walguard() ) return 1;
   if( strcmp(workload, "none")==0 ) return 0;
   char path[4096];
   snprintf(path, sizeof path, "%s/bench.db", dir);

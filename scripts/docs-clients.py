@@ -87,6 +87,7 @@ def block(page, rows):
         out += [stderr.replace("$DIR", "/path")] if stderr else []
         out += ["```", "", END]
         return "\n".join(out)
+    out += ["## Tested snippets", ""]
     out.append("Each snippet runs in a directory holding `libwalguard.so` and `app.db`, a WAL database")
     out.append("with a table `t` of 3 rows; `make test-clients` runs these very files")
     out.append("(`tests/clients/run.sh`), compares what they print with the output shown, and checks")

@@ -5,6 +5,7 @@
 #   scripts/ensure-deps.sh valgrind  + valgrind
 #   scripts/ensure-deps.sh clients   the Go, Java, PHP, Ruby and Perl clients (tests/clients/run.sh)
 #   scripts/ensure-deps.sh miri      Miri on the nightly toolchain $MIRI_TOOLCHAIN (pinned in the Makefile), through rustup
+#   scripts/ensure-deps.sh fuse      bindfs, a FUSE filesystem for walguard-hold status's tests
 #   scripts/ensure-deps.sh peers     Debian's python3 and venv, SpatiaLite (make peers)
 set -euo pipefail
 if [ "${1:-}" = miri ]; then
@@ -27,6 +28,7 @@ case "${1:-build}" in
     php-cli php-sqlite3 ruby ruby-sqlite3 libdbd-sqlite3-perl) ;;
   dpkg-dev) want+=(dpkg-dev) ;;
   qemu-user) want+=(qemu-user-static) ;;
+  fuse) want+=(bindfs) ;;
   peers) want+=(python3 python3-venv libsqlite3-mod-spatialite) ;;
   sqlite-build) want+=(tcl-dev build-essential valgrind) ;;
 esac

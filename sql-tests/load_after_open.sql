@@ -20,8 +20,8 @@ PRAGMA journal_mode=DELETE;
 PRAGMA aux.journal_mode=TRUNCATE;
 PRAGMA journal_mode=MEMORY;
 SELECT 'headers', hex(substr(readfile('wal.db'),19,2)), hex(substr(readfile('aux.db'),19,2));
--- A database attached later uses the connection's own VFS (SQLite's rule); ask for walguard
--- in the URI, or load again to adopt it.
+-- A database attached later is opened under the name of the connection's VFS, which is
+-- walguard's now: guarded, whether or not the URI names walguard.
 ATTACH 'later.db' AS later;
 PRAGMA later.walguard;
 ATTACH 'file:later2.db?vfs=walguard' AS later2;

@@ -102,11 +102,12 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
         return; // temp or in-memory: nothing another process could share
     };
     let path_text = String::from_utf8_lossy(path_bytes).into_owned();
-    // SAFETY: both file-controls write one pointer; `db` and `schema` as above.
-    let (file, vfs): (*mut ffi::sqlite3_file, *mut ffi::sqlite3_vfs) = unsafe {
+    // SAFETY: the three file-controls write one pointer; `db` and `schema` as above.
+    let (file, vfs, journal): (*mut ffi::sqlite3_file, *mut ffi::sqlite3_vfs, *mut ffi::sqlite3_file) = unsafe {
         (
             file_control_pointer(db, schema, ffi::SQLITE_FCNTL_FILE_POINTER).cast(),
             file_control_pointer(db, schema, ffi::SQLITE_FCNTL_VFS_POINTER).cast(),
+            file_control_pointer(db, schema, ffi::SQLITE_FCNTL_JOURNAL_POINTER).cast(),
         )
     };
     // SAFETY: a registered VFS has a static, NUL-terminated name.
@@ -121,8 +122,8 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
     // SAFETY: as above.
     let read_only = unsafe { ffi::sqlite3_db_readonly(db, schema) } == 1;
     // SAFETY: `file` is open by `vfs`, `path` its name, `db` the connection using it, under
-    // the connection's mutex (the load holds it).
-    match unsafe { file::adopt(file, vfs, path, db, read_only) } {
+    // the connection's mutex (the load holds it); `journal` its pager's answer.
+    match unsafe { file::adopt(file, vfs, path, db, read_only, journal) } {
         Ok(policy) => host::log(
             ffi::SQLITE_NOTICE,
             &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),

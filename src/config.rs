@@ -1,15 +1,15 @@
-//! Process-wide settings, fixed when the extension loads.
+//! Process-wide settings, fixed when the extension first loads. An invalid value never
+//! fails the load nor unguards anything (`walguard_core::settings`): it gets the default and
+//! a warning on stderr and through `sqlite3_log`.
 
 use std::sync::OnceLock;
 
 use walguard_core::Policy;
+use walguard_core::settings::{self, Setting};
 
-/// The environment variable that sets the process's default policy.
-pub const POLICY_VAR: &str = "WALGUARD_POLICY";
+use crate::host;
 
-/// The environment variable that turns the WAL-reset mitigation off (`off`) or on (`on`,
-/// the default).
-pub const WAL_RESET_VAR: &str = "WALGUARD_WAL_RESET_FIX";
+pub use walguard_core::settings::POLICY_VAR;
 
 static DEFAULT_POLICY: OnceLock<Policy> = OnceLock::new();
 static WAL_RESET_FIX: OnceLock<bool> = OnceLock::new();
@@ -24,38 +24,17 @@ pub fn default_policy() -> Policy {
     DEFAULT_POLICY.get().copied().unwrap_or(Policy::Enforce)
 }
 
-/// Read `WALGUARD_POLICY` and `WALGUARD_WAL_RESET_FIX` (first load only). `off` is refused here: turning the guard off
-/// is a per-file decision (`?walguard=off`), never a process-wide one.
-pub fn load_default_policy() -> Result<(), String> {
-    let policy = match std::env::var_os(POLICY_VAR) {
-        None => Policy::Enforce,
-        Some(value) => {
-            let bytes = value.as_encoded_bytes();
-            match Policy::parse(bytes) {
-                Some(policy) if policy != Policy::Off => policy,
-                _ => {
-                    let valid: Vec<&str> = Policy::ALL.into_iter().filter(|&p| p != Policy::Off).map(Policy::name).collect();
-                    return Err(format!(
-                        "walguard: invalid value '{}' for environment variable {POLICY_VAR}; valid values: {} \
-                         (turn the guard off for one file with the URI parameter walguard=off)",
-                        value.to_string_lossy(),
-                        valid.join(", ")
-                    ));
-                }
-            }
-        }
-    };
-    DEFAULT_POLICY.get_or_init(|| policy);
-    let fix = match std::env::var_os(WAL_RESET_VAR).as_deref().map(|v| v.as_encoded_bytes()) {
-        None | Some(b"on") => true,
-        Some(b"off") => false,
-        Some(other) => {
-            return Err(format!(
-                "walguard: invalid value '{}' for environment variable {WAL_RESET_VAR}; valid values: on, off",
-                String::from_utf8_lossy(other)
-            ));
-        }
-    };
-    WAL_RESET_FIX.get_or_init(|| fix);
-    Ok(())
+/// Read `WALGUARD_POLICY` and `WALGUARD_WAL_RESET_FIX` (first load only).
+pub fn load() {
+    let var = |name| std::env::var_os(name);
+    DEFAULT_POLICY.get_or_init(|| accept(settings::process_policy(var(POLICY_VAR).as_ref().map(|v| v.as_encoded_bytes()))));
+    WAL_RESET_FIX.get_or_init(|| accept(settings::wal_reset_fix(var(settings::WAL_RESET_VAR).as_ref().map(|v| v.as_encoded_bytes()))));
+}
+
+/// The value of a setting, its warning shown.
+pub fn accept<T>(setting: Setting<T>) -> T {
+    if let Some(warning) = setting.warning {
+        host::warn_once(&warning);
+    }
+    setting.value
 }

@@ -5,9 +5,9 @@
 //!   allocation and a [`DbTail`] (walguard's table and the guard) follows it (`shim.rs`), found
 //!   from the file pointer;
 //! - [`adopt`]: a file the loading connection opened before walguard existed has no room for
-//!   walguard's struct, so its `pMethods` is pointed at an [`AdoptedFile`] (a table and the
-//!   guard) that walguard allocates and finds again through a registry keyed by the file
-//!   pointer, never through `pMethods`; closing it puts the lower table back.
+//!   walguard's struct, so its `pMethods` is pointed at an [`AdoptedFile`] (a table first, then
+//!   the guard) that walguard allocates, and finds again from `pMethods` (nothing else sets an
+//!   adopted file's table; see [`AdoptedFile`]); closing it puts the lower table back.
 //!
 //! Both tables are the lower table with `xWrite` (layer 2), `xFileControl` (layer 1,
 //! `PRAGMA walguard`, `.vfsname`, the state machine's checkpoint and commit events, the
@@ -21,14 +21,15 @@ use std::sync::Mutex;
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
-use walguard_core::Policy;
-use walguard_core::checkpoint::{CheckpointSignal, FCNTL_CKPT_DONE, FCNTL_CKPT_START};
-use walguard_core::header::READ_VERSION_OFFSET;
+use walguard_core::checkpoint::{FCNTL_CKPT_DONE, FCNTL_CKPT_START};
 use walguard_core::wal_reset::SHM_UNLOCK;
+use walguard_core::write_guard::FCNTL_COMMIT_PHASETWO;
+use walguard_core::{FileGuard, Policy, settings};
 
 use crate::config;
-use crate::guard::{Connection, Guard};
+use crate::guard::{Connection, Guard, Journal};
 use crate::host;
+use crate::loader::Loader;
 use crate::shim;
 
 /// Walguard's struct after the lower file of a database opened through the walguard VFS.
@@ -38,23 +39,42 @@ pub struct DbTail {
 }
 
 /// A database file adopted at load: its table and its guard, owned by walguard.
+///
+/// SQLite calls the file through `methods`, the first field: `adopt` points the file's `pMethods`
+/// at the struct itself, so the guarded methods find it from `pMethods` with no lookup. Only an
+/// open file's `xOpen` and `xClose` and walguard's adoption set its `pMethods` (a shim that swaps
+/// tables does so in its own `xOpen`, and a second copy of walguard never adopts a file any copy
+/// guards: `guarded_by_any_walguard`), so after the adoption it stays this struct's until
+/// `close_adopted`.
+#[repr(C)]
 struct AdoptedFile {
     methods: ffi::sqlite3_io_methods,
+    /// The file this struct guards: checked on every call, so a table reached from anything but
+    /// that file is never taken for it.
+    file: *mut ffi::sqlite3_file,
     guard: Guard,
 }
 
-/// The adopted files: (file pointer, its `AdoptedFile`), both as addresses.
-static ADOPTED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
-/// The open files walguard opened itself: (their name as SQLite passed it, the guard), both as
-/// addresses; see [`guard_of_wal`].
+/// The open files walguard opened itself: (the address where SQLite keeps the name of their
+/// rollback journal, the guard); see [`guard_of`].
 static OWNED: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 fn registry(list: &'static Mutex<Vec<(usize, usize)>>) -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
     list.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn adopted() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
-    registry(&ADOPTED)
+/// The `AdoptedFile` of an adopted file, from its `pMethods` (see [`AdoptedFile`]).
+///
+/// # Safety
+/// `file` is a file `adopt` guards, not closed yet (or closed by SQLite, which clears
+/// `pMethods`).
+unsafe fn adopted_entry(file: *mut ffi::sqlite3_file) -> Option<*mut AdoptedFile> {
+    // SAFETY: the caller vouches that pMethods is null or the AdoptedFile `adopt` installed,
+    // whose first field is the table (repr(C)).
+    unsafe {
+        let entry = (*file).pMethods.cast_mut().cast::<AdoptedFile>();
+        (!entry.is_null() && (*entry).file == file).then_some(entry)
+    }
 }
 
 /// Is `file` guarded by some copy of walguard, perhaps another one (another path or version)?
@@ -75,32 +95,97 @@ unsafe fn guarded_by_any_walguard(file: *mut ffi::sqlite3_file) -> bool {
     name.is_some_and(|name| name.to_bytes().starts_with(b"walguard/"))
 }
 
-/// The guard of the database whose WAL SQLite is opening under `wal_name`.
+/// A file SQLite names after its database's name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Companion {
+    Journal,
+    Wal,
+}
+
+/// Where SQLite keeps the name of the rollback journal of the database it is opening under
+/// `name` (`flags` as passed to `xOpen`).
 ///
-/// SQLite makes a database's name and its WAL's name in one allocation, the WAL's a few
-/// strings after the database's (`sqlite3PagerOpen`), and passes pointers into it to `xOpen`.
-/// So the database is the one whose name, as a string, is the WAL's without `-wal`, and whose
-/// name pointer lies just before the WAL's: of the files that match, the nearest before it
-/// (two connections to one file have two names, in two allocations). Only strings SQLite or a
-/// caller handed over are read, each up to its own NUL: a VFS above walguard that passes its
-/// own copy of a name (SQLite's multiplexor does) finds no database, and its WAL is left to the
-/// lower VFS. (`sqlite3_database_file_object` walks the memory before the name instead, and
-/// crashes on such a copy.)
-pub fn guard_of_wal(wal_name: *const c_char) -> Option<*mut Guard> {
-    /// Farther than any name SQLite makes (three paths of at most 4096 bytes, URI parameters).
-    const NEAR: usize = 1 << 16;
-    // SAFETY: SQLite passes the WAL's name as a NUL-terminated string.
-    let wal = unsafe { std::ffi::CStr::from_ptr(wal_name) }.to_bytes();
-    let stem = wal.strip_suffix(b"-wal")?;
-    let at = wal_name as usize;
-    registry(&OWNED)
-        .iter()
-        .filter(|&&(name, _)| name < at && at - name <= NEAR)
-        // SAFETY: a registered name is the database's name as SQLite passed it to xOpen, valid
-        // while the file is open (it is unregistered when closed).
-        .filter(|&&(name, _)| unsafe { std::ffi::CStr::from_ptr(name as *const c_char) }.to_bytes() == stem)
-        .max_by_key(|&&(name, _)| name)
-        .map(|&(_, guard)| guard as *mut Guard)
+/// `sqlite3PagerOpen` (every version walguard supports) lays out in one allocation the
+/// database's name, its URI parameters (`key\0value\0`... then an empty key; just the empty key
+/// without `SQLITE_OPEN_URI`), the journal's name, then the WAL's (`<name>-journal\0<name>-wal`),
+/// and passes pointers into it to `xOpen`. A companion is matched to its database by that exact
+/// address, never by a nearby one: a VFS above walguard that passes its own copies of the names
+/// (SQLite's multiplexor does) matches nothing, and its journal and WAL are the lower VFS's.
+/// The parameters are walked only where SQLite's own VFS reads them (`SQLITE_OPEN_URI`).
+///
+/// # Safety
+/// `name` is NUL-terminated; with `SQLITE_OPEN_URI`, it is a database filename as SQLite makes
+/// it, its URI parameters after it.
+unsafe fn journal_name_address(name: *const c_char, flags: c_int) -> usize {
+    // SAFETY: the caller vouches for the string and, with the URI flag, for the parameters.
+    unsafe {
+        let mut at = name.add(libc_strlen(name) + 1);
+        if flags & ffi::SQLITE_OPEN_URI != 0 {
+            while *at != 0 {
+                at = at.add(libc_strlen(at) + 1); // the key
+                at = at.add(libc_strlen(at) + 1); // its value
+            }
+        }
+        at.add(1) as usize
+    }
+}
+
+/// The length of a NUL-terminated string.
+///
+/// # Safety
+/// `s` is NUL-terminated.
+unsafe fn libc_strlen(s: *const c_char) -> usize {
+    // SAFETY: as the caller vouches.
+    unsafe { std::ffi::CStr::from_ptr(s) }.to_bytes().len()
+}
+
+/// The guard of the database whose `companion` SQLite is opening under `name`: the database
+/// whose journal name SQLite keeps at `name` (or, for its WAL, just before: the journal's name
+/// then the WAL's), and whose name is `name` without its suffix. See [`journal_name_address`].
+pub fn guard_of(name: *const c_char, companion: Companion) -> Option<*mut Guard> {
+    // SAFETY: SQLite passes the name as a NUL-terminated string.
+    let companion_name = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
+    let (stem, journal_at) = match companion {
+        Companion::Journal => (companion_name.strip_suffix(b"-journal")?, name as usize),
+        // The journal's name, `<stem>-journal` and its NUL, comes right before the WAL's.
+        Companion::Wal => {
+            let stem = companion_name.strip_suffix(b"-wal")?;
+            (stem, (name as usize).checked_sub(stem.len() + b"-journal\0".len())?)
+        }
+    };
+    let guard = registry(&OWNED).iter().find(|&&(at, _)| at == journal_at).map(|&(_, guard)| guard as *mut Guard)?;
+    // SAFETY: a registered guard lives until its file is closed (it is unregistered first).
+    (unsafe { (*guard).path_bytes() } == stem).then_some(guard)
+}
+
+/// Open a rollback journal through the lower VFS; when its database is guarded here, tell
+/// the guard which handle its pager journals through (`Disk::journal_restores_page1`).
+///
+/// # Safety
+/// Arguments as SQLite passes them to `xOpen` for a file with `SQLITE_OPEN_MAIN_JOURNAL`; `file`
+/// is the pager's journal handle, allocated with the pager.
+pub unsafe fn open_journal(
+    lower_vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
+    let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
+    // SAFETY: SQLite's own arguments, passed on.
+    let rc = unsafe { lower_open(lower_vfs, name, file, flags, out_flags) };
+    // SAFETY: the lower xOpen has set pMethods (null when nothing is open).
+    let opened_with = unsafe { (*file).pMethods };
+    if rc == ffi::SQLITE_OK && !opened_with.is_null() {
+        if let Some(guard) = guard_of(name, Companion::Journal) {
+            // SAFETY: a registered guard lives until its file closes, which SQLite does after
+            // closing the journal; SQLite serialises the pager's calls; `opened_with` is the
+            // table the lower xOpen just set.
+            unsafe { (*guard).journal_opened(Journal { file, reads_with: (*opened_with).xRead }) };
+        }
+    }
+    rc
 }
 
 /// How the guarded methods find a file's guard.
@@ -128,10 +213,9 @@ impl Locate for Owned {
 
 impl Locate for Adopted {
     unsafe fn guard<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut Guard> {
-        let entry = adopted().iter().find(|&&(f, _)| f == file as usize).map(|&(_, a)| a as *mut AdoptedFile)?;
-        // SAFETY: an adopted file is in the registry until its xClose; the AdoptedFile lives
-        // (boxed, never moved) until then; SQLite serialises calls on one file.
-        Some(unsafe { &mut (*entry).guard })
+        // SAFETY: the caller vouches that `file` is adopted; the AdoptedFile lives (boxed, never
+        // moved) until its xClose; SQLite serialises calls on one file.
+        unsafe { adopted_entry(file).map(|entry| &mut (*entry).guard) }
     }
 }
 
@@ -150,12 +234,11 @@ unsafe fn guarded_here(file: *mut ffi::sqlite3_file) -> bool {
 /// The methods both tables replace, for locator `L`. The wal-index methods are watched for the
 /// WAL-reset salt check, and on hosts older than 3.32.0 for their checkpoints
 /// (`walguard_core::checkpoint`).
-fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sqlite3_io_methods) {
+fn guard_methods<L: Locate>(table: &mut ffi::sqlite3_io_methods, lower: &ffi::sqlite3_io_methods, guard: &Guard) {
     table.xWrite = Some(write::<L>);
     table.xUnlock = lower.xUnlock.and(Some(unlock::<L>));
     table.xFileControl = Some(file_control::<L>);
-    let watch_shm = config::wal_reset_fix() || CheckpointSignal::for_host(host::libversion_number()) == CheckpointSignal::CheckpointLock;
-    if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && watch_shm {
+    if lower.iVersion >= 2 && lower.xShmLock.is_some() && lower.xShmMap.is_some() && lower.xShmUnmap.is_some() && guard.watches_shm() {
         table.xShmLock = Some(shm_lock::<L>);
         table.xShmMap = Some(shm_map::<L>);
         table.xShmUnmap = Some(shm_unmap::<L>);
@@ -180,15 +263,7 @@ pub unsafe fn open(
     // walguard may pass a plain name with nothing after it.
     let uri = flags & ffi::SQLITE_OPEN_URI != 0;
     // SAFETY: with `uri`, `name` is a database filename SQLite made, URI parameters after it.
-    let policy = match if uri { unsafe { policy_from_uri(name) } } else { Ok(config::default_policy()) } {
-        Ok(policy) => policy,
-        Err(message) => {
-            host::log(ffi::SQLITE_CANTOPEN, &message);
-            // SAFETY: `file` is SQLite's allocation; a null pMethods tells it nothing is open.
-            unsafe { (*file).pMethods = ptr::null() };
-            return ffi::SQLITE_CANTOPEN;
-        }
-    };
+    let policy = if uri { unsafe { policy_from_uri(name) } } else { config::default_policy() };
     // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
     let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
     // SAFETY: SQLite's own arguments, passed on; the lower file takes the start of `file`.
@@ -218,7 +293,7 @@ pub unsafe fn open(
     // SAFETY: `lower_methods` is the lower file's valid table (checked non-null above).
     let lower_table = unsafe { &*lower_methods };
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_owned), ..*lower_table };
-    guard_methods::<Owned>(&mut methods, lower_table);
+    guard_methods::<Owned>(&mut methods, lower_table, &guard);
     // SAFETY: `file` has the walguard VFS's szOsFile bytes, so the tail after the lower file is
     // in bounds, aligned, and unused until now (`shim::tail`); SQLite reads pMethods only after
     // xOpen returns, when it points at the table inside the tail, which lives until xClose.
@@ -226,7 +301,7 @@ pub unsafe fn open(
         let tail = shim::tail::<DbTail>(file);
         ptr::write(tail, DbTail { methods, guard });
         (*file).pMethods = &raw const (*tail).methods;
-        registry(&OWNED).push((name as usize, &raw mut (*tail).guard as usize));
+        registry(&OWNED).push((journal_name_address(name, flags), &raw mut (*tail).guard as usize));
     }
     ffi::SQLITE_OK
 }
@@ -243,20 +318,20 @@ pub enum NotAdopted {
     UnknownVersion(c_int),
 }
 
-/// Guard a file that is already open, from now on. A `walguard` URI parameter that is not a
-/// policy is reported, and the file is guarded under the process default: a new open of
-/// such a file fails, but this one is open already, and leaving it unguarded would be worse.
+/// Guard a file that is already open, from now on.
 ///
 /// # Safety
 /// `file` is an open main database file of connection `db`, whose mutex the caller holds (no
 /// call on the file is in progress); `vfs` opened it; `path` is its filename as SQLite keeps
-/// it (valid until the file is closed).
+/// it (valid until the file is closed); `journal` is null or what `SQLITE_FCNTL_JOURNAL_POINTER`
+/// answers for its schema.
 pub unsafe fn adopt(
     file: *mut ffi::sqlite3_file,
     vfs: *mut ffi::sqlite3_vfs,
     path: *const c_char,
     db: *mut ffi::sqlite3,
     read_only: bool,
+    journal: *mut ffi::sqlite3_file,
 ) -> Result<Policy, NotAdopted> {
     // SAFETY: the caller vouches that `file` is open, so pMethods is a valid table.
     let lower = unsafe { &*(*file).pMethods };
@@ -268,44 +343,46 @@ pub unsafe fn adopt(
         return Err(NotAdopted::UnknownVersion(lower.iVersion));
     }
     // SAFETY: `path` is a database filename, which sqlite3_uri_parameter accepts.
-    let policy = unsafe { policy_from_uri(path) }.unwrap_or_else(|message| {
-        host::log(ffi::SQLITE_WARNING, &format!("{message}; guarding it under the default policy"));
-        config::default_policy()
-    });
+    let policy = unsafe { policy_from_uri(path) };
     // SAFETY: the caller vouches for `file`, `vfs` and `path`.
     let mut guard = unsafe { Guard::new(file, lower, vfs, path, policy, true) };
-    guard.used_by(Connection::Handle(db));
+    // SAFETY: the caller vouches for `db` (null in the unit tests, which have no connection)
+    // and holds its mutex.
+    if let Some(loader) = (!db.is_null()).then(|| unsafe { Loader::of(db) }).flatten() {
+        guard.used_by(Connection::Loader(loader));
+    }
     if read_only {
         guard.opened_read_only();
     }
+    // The pager's journal handle is known for sure only while it is closed: with a WAL open,
+    // SQLITE_FCNTL_JOURNAL_POINTER answers the WAL file instead. A journal the lower VFS opens
+    // later reads as the database file does (SQLite's VFSes give every file of a VFS the same
+    // xRead; unix's journals get another table, without locks, but the same xRead).
+    // SAFETY: null, or the pager's journal handle, allocated with the pager.
+    if !journal.is_null() && unsafe { (*journal).pMethods }.is_null() {
+        guard.journal_opened(Journal { file: journal, reads_with: lower.xRead });
+    }
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_adopted), ..*lower };
-    guard_methods::<Adopted>(&mut methods, lower);
-    let entry = Box::into_raw(Box::new(AdoptedFile { methods, guard }));
-    adopted().push((file as usize, entry as usize));
+    guard_methods::<Adopted>(&mut methods, lower, &guard);
+    let entry = Box::into_raw(Box::new(AdoptedFile { methods, file, guard }));
     // SAFETY: the caller holds the connection's mutex, so nothing uses the table while it is
-    // swapped; the AdoptedFile lives until `close_adopted` reclaims it.
-    unsafe { (*file).pMethods = &raw const (*entry).methods };
+    // swapped; the AdoptedFile, whose first field is the table, lives until `close_adopted`
+    // reclaims it.
+    unsafe { (*file).pMethods = entry.cast_const().cast() };
     Ok(policy)
 }
 
-/// The policy for one file: the `walguard` URI parameter, or the process default.
+/// The policy for one file: the `walguard` URI parameter, or the process default (with a
+/// warning when the parameter is not a policy: `walguard_core::settings`).
 ///
 /// # Safety
 /// `name` is a database filename as SQLite passes it to `xOpen`.
-unsafe fn policy_from_uri(name: *const c_char) -> Result<Policy, String> {
+unsafe fn policy_from_uri(name: *const c_char) -> Policy {
     // SAFETY: sqlite3_uri_parameter accepts any such filename and returns null or a string
-    // that lives as long as the filename.
-    let value = unsafe { host::bytes(ffi::sqlite3_uri_parameter(name, c"walguard".as_ptr())) };
-    match value {
-        None => Ok(config::default_policy()),
-        Some(v) => Policy::parse(v).ok_or_else(|| {
-            format!(
-                "walguard: invalid value '{}' for URI parameter walguard; valid values: {}",
-                String::from_utf8_lossy(v),
-                Policy::valid_names()
-            )
-        }),
-    }
+    // that lives as long as the filename; `name` is NUL-terminated.
+    let (value, path) = unsafe { (host::bytes(ffi::sqlite3_uri_parameter(name, c"walguard".as_ptr())), host::bytes(name)) };
+    let path = String::from_utf8_lossy(path.unwrap_or_default());
+    config::accept(settings::file_policy(value, config::default_policy(), &path))
 }
 
 // The guarded methods. The lower methods exist where they are installed (SQLite requires
@@ -329,12 +406,8 @@ unsafe extern "C" fn close_owned(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn close_adopted(file: *mut ffi::sqlite3_file) -> c_int {
-    let entry = {
-        let mut registry = adopted();
-        let index = registry.iter().position(|&(f, _)| f == file as usize);
-        index.map(|i| registry.swap_remove(i).1 as *mut AdoptedFile)
-    };
-    let Some(entry) = entry else { return ffi::SQLITE_MISUSE };
+    // SAFETY: SQLite closes an adopted file once, through the AdoptedFile's table.
+    let Some(entry) = (unsafe { adopted_entry(file) }) else { return ffi::SQLITE_MISUSE };
     // SAFETY: the entry was boxed by `adopt` and is reclaimed exactly once, here, after the
     // lower table is back in place.
     unsafe {
@@ -349,7 +422,7 @@ unsafe extern "C" fn write<L: Locate>(file: *mut ffi::sqlite3_file, buf: *const 
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         let Some(f) = (*g.db.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
-        if offset > READ_VERSION_OFFSET as i64 {
+        if !FileGuard::may_concern_header(offset) {
             return f(g.db.file, buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
         write_page1(g, f, buf, amt, offset)
@@ -439,7 +512,7 @@ unsafe extern "C" fn unlock<L: Locate>(file: *mut ffi::sqlite3_file, level: c_in
     // SAFETY: SQLite's own arguments; installed only over a lower xUnlock.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        g.transaction_ended();
+        g.unlocked();
         let Some(f) = (*g.db.methods).xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
         f(g.db.file, level)
     }
@@ -449,13 +522,13 @@ unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        if op == ffi::SQLITE_FCNTL_COMMIT_PHASETWO {
-            g.transaction_ended();
-        }
         match op {
-            ffi::SQLITE_FCNTL_PRAGMA | ffi::SQLITE_FCNTL_VFSNAME | FCNTL_CKPT_START | FCNTL_CKPT_DONE | ffi::SQLITE_FCNTL_PDB => {
-                intercepted_file_control(g, op, arg)
-            }
+            ffi::SQLITE_FCNTL_PRAGMA
+            | ffi::SQLITE_FCNTL_VFSNAME
+            | FCNTL_CKPT_START
+            | FCNTL_CKPT_DONE
+            | FCNTL_COMMIT_PHASETWO
+            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(g, op, arg),
             _ => g.file_control(op, arg), // the hot path: a tail call
         }
     }
@@ -476,7 +549,7 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
                 }
             }
             ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
-            FCNTL_CKPT_START | FCNTL_CKPT_DONE => g.checkpoint_file_control(op),
+            FCNTL_CKPT_START | FCNTL_CKPT_DONE | FCNTL_COMMIT_PHASETWO => g.file_control_event(op),
             _ => g.used_by(Connection::Slot(arg.cast_const().cast())),
         }
         g.file_control(op, arg)
@@ -485,7 +558,7 @@ unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::CStr;
+    use std::ffi::{CStr, CString};
 
     use walguard_core::journal::{JOURNAL_MAGIC, page_checksum};
     use walguard_core::wal_reset::{CKPT_LOCK, READ_LOCK_0, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, WAL_INDEX_VERSION};
@@ -549,14 +622,31 @@ mod tests {
         assert_eq!(rc, ffi::SQLITE_ERROR);
         assert!(message.unwrap().starts_with("walguard: refused journal_mode=DELETE on '/mem/opened.db'"));
         assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
-        // A journal that holds another page 1, then one that holds this one: a restore.
+        // A journal on disk that holds this page 1 but that the pager has not opened (planted,
+        // or the pager journals in memory or not at all): no restore.
+        testing::set_file(journal_name(&names), &journal(&page1(1)));
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
+        // The pager opens it through walguard (a playback): a journal that holds another page 1,
+        // then one that holds this one, read through the pager's own handle: a restore.
         testing::set_file(journal_name(&names), &journal(&page1(0)));
+        // SAFETY: `names` outlives the journal, closed before the database.
+        let jrnl = unsafe { Open::new(names.journal(), ffi::SQLITE_OPEN_MAIN_JOURNAL | ffi::SQLITE_OPEN_READWRITE) };
+        assert_eq!(jrnl.rc, ffi::SQLITE_OK);
         assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
         assert_eq!(testing::file_contents(name(&names)).unwrap()[..PAGE], page1(2));
-        testing::set_file(journal_name(&names), &journal(&page1(1)));
+        assert_eq!(jrnl.write(0, &journal(&page1(1))), ffi::SQLITE_OK);
         assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_OK);
         assert_eq!(testing::file_contents(name(&names)).unwrap()[..PAGE], page1(1));
         assert_eq!(db.write(0, &page1(2)), ffi::SQLITE_OK);
+        // Closed (as `sqlite3OsClose` does it: the table cleared, the handle's memory kept with the
+        // pager's), the pager's journal grants nothing any more.
+        assert_eq!(db.unlock(ffi::SQLITE_LOCK_NONE), ffi::SQLITE_OK);
+        // SAFETY: the journal is open; its memory outlives the database's guard (dropped last).
+        unsafe {
+            assert_eq!(jrnl.methods().xClose.unwrap()(jrnl.file()), ffi::SQLITE_OK);
+            (*jrnl.file()).pMethods = ptr::null();
+        }
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE);
 
         assert_eq!(db.pragma(c"walguard", None), (ffi::SQLITE_OK, Some("enforce".to_owned())));
         let mut vfs_name: *mut c_char = ptr::null_mut();
@@ -566,7 +656,7 @@ mod tests {
             assert_eq!(take_sqlite_string(vfs_name).as_deref(), Some("walguard/mem"));
         }
         let log = take_log();
-        assert_eq!(log.len(), 3, "{log:?}");
+        assert_eq!(log.len(), 5, "{log:?}");
         assert!(log[0].1.starts_with("walguard: refused journal_mode=DELETE, policy enforce"), "{log:?}");
         assert!(
             log[1..].iter().all(|(code, line)| *code == ffi::SQLITE_IOERR_WRITE && line.contains("a header write leaving WAL")),
@@ -574,20 +664,46 @@ mod tests {
         );
 
         assert_eq!(db.close(), ffi::SQLITE_OK);
-        assert!(guard_of_wal(names.wal()).is_none(), "the closed database is unregistered");
+        assert!(guard_of(names.wal(), Companion::Wal).is_none(), "the closed database is unregistered");
+        drop(jrnl);
     }
 
-    /// A URI parameter that is not a policy fails the open, before the lower VFS opens anything.
+    /// Companions are tied to their database by the exact address SQLite keeps their names at:
+    /// two connections to one file each find their own guard, and a copy of a name (a VFS above
+    /// walguard that passes its own) finds none, however close it lies.
     #[test]
-    fn an_invalid_policy_fails_the_open() {
-        let names = Names::new("/mem/invalid-policy.db", &[("walguard", "bogus")]);
-        // SAFETY: `names` outlives the call.
+    fn journals_and_wals_find_their_database_by_sqlites_layout_only() {
+        let (a, b) = (Names::new("/mem/twice.db", &[]), Names::new("/mem/twice.db", &[("cache", "private")]));
+        // SAFETY: the names outlive the files.
+        let (db_a, db_b) = unsafe { (Open::new(a.db(), FLAGS), Open::new(b.db(), FLAGS | ffi::SQLITE_OPEN_URI)) };
+        let (ga, gb) = (guard_of(a.journal(), Companion::Journal).unwrap(), guard_of(b.journal(), Companion::Journal).unwrap());
+        assert_ne!(ga, gb);
+        assert_eq!(guard_of(a.wal(), Companion::Wal), Some(ga));
+        assert_eq!(guard_of(b.wal(), Companion::Wal), Some(gb));
+        assert_eq!(guard_of(a.wal(), Companion::Journal), None, "a WAL's name is not a journal's");
+        let copy = CString::new("/mem/twice.db-journal").unwrap();
+        assert_eq!(guard_of(copy.as_ptr(), Companion::Journal), None, "a copy of the name");
+        assert_eq!((db_a.close(), db_b.close()), (ffi::SQLITE_OK, ffi::SQLITE_OK));
+        assert_eq!(guard_of(a.journal(), Companion::Journal), None, "closed");
+    }
+
+    /// A URI parameter that is not a policy gets the default policy and a warning: a typo never
+    /// unguards a file (the warning goes to stderr too, outside the unit tests).
+    #[test]
+    fn an_invalid_policy_gets_the_default_and_a_warning() {
+        let names = Names::new("/mem/invalid-policy.db", &[("walguard", "OFF")]);
+        // SAFETY: `names` outlives the file.
         let db = unsafe { Open::new(names.db(), FLAGS | ffi::SQLITE_OPEN_URI) };
-        assert_eq!(db.rc, ffi::SQLITE_CANTOPEN);
-        // SAFETY: the failed open left a null table, as SQLite expects.
-        assert!(unsafe { (*db.file()).pMethods }.is_null());
+        assert_eq!(db.rc, ffi::SQLITE_OK);
+        assert_eq!(db.pragma(c"walguard", None), (ffi::SQLITE_OK, Some("enforce".to_owned())));
         let log = take_log();
-        assert!(log.len() == 1 && log[0].1.contains("invalid value 'bogus' for URI parameter walguard"), "{log:?}");
+        assert!(
+            log.len() == 1
+                && log[0].1.contains("invalid value 'OFF' for URI parameter walguard")
+                && log[0].1.contains("under the default policy, enforce"),
+            "{log:?}"
+        );
+        assert_eq!(db.close(), ffi::SQLITE_OK);
     }
 
     /// SQLite's WAL-reset race, as the wal-index shows it: the salts change between the
@@ -635,8 +751,12 @@ mod tests {
             let memory = Allocation::new((*lower_vfs).szOsFile);
             let file: *mut ffi::sqlite3_file = memory.ptr.cast();
             assert_eq!((*lower_vfs).xOpen.unwrap()(lower_vfs, names.db(), file, FLAGS, ptr::null_mut()), ffi::SQLITE_OK);
-            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false), Ok(Policy::Keep)));
-            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false), Err(NotAdopted::AlreadyGuarded)));
+            let lower_table = (*file).pMethods;
+            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false, ptr::null_mut()), Ok(Policy::Keep)));
+            // The table SQLite calls through is the adopted file's own struct, which names it.
+            let entry = (*file).pMethods.cast::<AdoptedFile>();
+            assert_eq!((*entry).file, file);
+            assert!(matches!(adopt(file, lower_vfs, names.db(), ptr::null_mut(), false, ptr::null_mut()), Err(NotAdopted::AlreadyGuarded)));
             let methods = &*(*file).pMethods;
             let page = page1(1);
             assert_eq!(methods.xWrite.unwrap()(file, page.as_ptr().cast(), PAGE as c_int, 0), ffi::SQLITE_IOERR_WRITE);
@@ -646,7 +766,7 @@ mod tests {
             assert_eq!(methods.xFileControl.unwrap()(file, ffi::SQLITE_FCNTL_PRAGMA, az.as_mut_ptr().cast()), ffi::SQLITE_OK);
             assert_eq!(take_sqlite_string(az[0]).as_deref(), Some("wal"), "policy keep answers wal");
             assert_eq!(methods.xClose.unwrap()(file), ffi::SQLITE_OK);
-            assert!(!adopted().iter().any(|&(f, _)| f == file as usize));
+            assert_eq!((*file).pMethods, lower_table, "the lower table is back");
         }
         let log = take_log();
         assert_eq!(log.len(), 2, "{log:?}");

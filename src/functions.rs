@@ -85,6 +85,7 @@ pub fn status_json() -> String {
     Status {
         version: VERSION,
         base_vfs: &vfs::lower_name(),
+        vfs_names: vfs::names(),
         policy: config::default_policy().name(),
         refused_pragmas: stats::get(Event::RefusedPragma),
         refused_header_writes: stats::get(Event::RefusedHeaderWrite),

@@ -12,22 +12,25 @@
 //!
 //! Nothing here remembers the header: every decision reads it from the database file.
 
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
+use std::sync::Arc;
 
 use libsqlite3_sys as ffi;
-use walguard_core::checkpoint::{CheckpointEvent, CheckpointSignal};
-use walguard_core::header::{HEADER_LEN, written_read_version};
+use walguard_core::checkpoint::CheckpointSignal;
+use walguard_core::header::HEADER_LEN;
 use walguard_core::journal::{JournalSource, journal_restores_page1};
+use walguard_core::settings;
 use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, SHM_UNLOCK, Salts};
 use walguard_core::{
-    Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Target, Verdict, decide_pragma,
+    Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Verdict, decide_pragma,
     is_journal_mode_pragma, resolve_journal_mode,
 };
 
 use crate::stats::{self, Event};
 
-use crate::{config, host, vfs};
+use crate::loader::Loader;
+use crate::{config, host};
 
 /// The state walguard keeps for one guarded file.
 pub struct Guard {
@@ -41,19 +44,18 @@ pub struct Guard {
     cannot_write: bool,
     /// The WAL-reset bug's salt check (`walguard_core::wal_reset`).
     reset: ResetGuard,
-    /// Where this host's checkpoints show (`walguard_core::checkpoint`).
-    checkpoints: CheckpointSignal,
+    /// The WAL-reset mitigation is on (`WALGUARD_WAL_RESET_FIX`, read once per file).
+    reset_fix: bool,
 }
 
 /// How a guarded file finds the connection that uses it.
-#[derive(Clone, Copy)]
 pub enum Connection {
     Unknown,
     /// `SQLITE_FCNTL_PDB`: the btree's connection slot, which SQLite points at the connection
     /// in use (`sqlite3BtreeEnter`) before it sends the file a file-control.
     Slot(*const *mut ffi::sqlite3),
-    /// The connection that loaded walguard and adopted the file.
-    Handle(*mut ffi::sqlite3),
+    /// The connection that loaded walguard and adopted the file, while it is open.
+    Loader(Arc<Loader>),
 }
 
 /// A guarded database file as the lower VFS opened it: what the state machine asks of the
@@ -62,12 +64,14 @@ pub struct DbFile {
     /// The guarded file itself and the lower io methods.
     pub file: *mut ffi::sqlite3_file,
     pub methods: *const ffi::sqlite3_io_methods,
-    /// The VFS that opened the file, to open the rollback journal when a header write needs it.
+    /// The VFS that opened the file, for `SQLITE_FCNTL_VFSNAME`.
     vfs: *mut ffi::sqlite3_vfs,
     /// The database's full path; SQLite keeps it valid until the file is closed.
     path: *const c_char,
     /// Region 0 of the wal-index, as the lower `xShmMap` gave it to SQLite (null: not mapped).
     wal_index: *const u8,
+    /// The pager's rollback-journal handle, once walguard has seen it (`Guard::journal_opened`).
+    journal: Option<Journal>,
 }
 
 impl Guard {
@@ -89,20 +93,20 @@ impl Guard {
             && unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) }
                 != 0;
         Guard {
-            db: DbFile { file, methods, vfs, path, wal_index: ptr::null() },
-            state: FileGuard::new(policy),
+            db: DbFile { file, methods, vfs, path, wal_index: ptr::null(), journal: None },
+            state: FileGuard::new(policy, CheckpointSignal::for_host(host::libversion_number())),
             connection: Connection::Unknown,
             cannot_write: nolock,
             reset: ResetGuard::default(),
-            checkpoints: CheckpointSignal::for_host(host::libversion_number()),
+            reset_fix: config::wal_reset_fix(),
         }
     }
 
     /// An exclusive `xShmLock` was granted: the salt check decides whether a checkpoint may go
     /// on. `Err` is the code the lock call answers instead (the lock released again).
     pub fn shm_locked_exclusive(&mut self, offset: c_int, n: c_int) -> Result<(), c_int> {
-        self.checkpoint_event(self.checkpoints.on_shm_lock(offset, n, SHM_LOCK | SHM_EXCLUSIVE));
-        if !config::wal_reset_fix() {
+        self.state.shm_lock(offset, n, SHM_LOCK | SHM_EXCLUSIVE);
+        if !self.reset_fix {
             return Ok(()); // watched for the checkpoint only (a host older than 3.32.0)
         }
         let db = &self.db;
@@ -143,8 +147,14 @@ impl Guard {
 
     /// Exclusive `xShmLock` locks were released.
     pub fn shm_unlocked_exclusive(&mut self, offset: c_int, n: c_int) {
-        self.checkpoint_event(self.checkpoints.on_shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE));
+        self.state.shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
         self.reset.unlocked(offset, n);
+    }
+
+    /// The pager of this file opened its rollback journal (through walguard's VFS), or, for a
+    /// file adopted at load, has the journal handle `journal.file` (`SQLITE_FCNTL_JOURNAL_POINTER`).
+    pub fn journal_opened(&mut self, journal: Journal) {
+        self.db.journal = Some(journal);
     }
 
     /// The file was opened read-only for this connection.
@@ -157,30 +167,27 @@ impl Guard {
         self.connection = connection;
     }
 
-    /// The connection that is using the file now, when known.
-    fn connection(&self) -> Option<*mut ffi::sqlite3> {
-        let db = match self.connection {
-            Connection::Unknown => return None,
+    /// What, besides the header, decides whether SQLite itself would leave WAL: the
+    /// transaction state and `SQLITE_DBCONFIG_DEFENSIVE` of the connection using the file,
+    /// when it is known.
+    fn pragma_context(&self) -> PragmaContext {
+        // SAFETY (both reads): the connection is live: the slot's is preparing the statement that
+        // sent the file-control, the loader's is open while `with` runs; sqlite3_get_autocommit
+        // reads one field, sqlite3_db_config takes the connection's mutex, which this thread
+        // holds already (it is recursive).
+        let (in_transaction, defensive) = match &self.connection {
+            Connection::Unknown => None,
             // SAFETY: the slot is a field of the btree that owns this file's pager, which lives
             // until the file is closed.
-            Connection::Slot(slot) => unsafe { *slot },
-            Connection::Handle(db) => db,
-        };
-        (!db.is_null()).then_some(db)
-    }
-
-    /// What, besides the header, decides whether SQLite itself would leave WAL.
-    fn pragma_context(&self) -> PragmaContext {
-        let (in_transaction, defensive) = match self.connection() {
-            // SAFETY: the connection is live (it is preparing the statement that sent the
-            // file-control); both calls only read its state (its mutex is recursive).
-            Some(db) => unsafe {
+            Connection::Slot(slot) => Some(unsafe { **slot }).filter(|db| !db.is_null()).map(|db| unsafe {
                 let mut defensive = 0;
                 let rc = ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_DEFENSIVE, -1, &mut defensive);
                 (ffi::sqlite3_get_autocommit(db) == 0, rc == ffi::SQLITE_OK && defensive != 0)
-            },
-            None => (false, false),
-        };
+            }),
+            // SAFETY: as above.
+            Connection::Loader(loader) => loader.with(|db, defensive| (unsafe { ffi::sqlite3_get_autocommit(db) } == 0, defensive)),
+        }
+        .unwrap_or((false, false));
         PragmaContext { in_transaction, defensive, cannot_write: self.cannot_write }
     }
 
@@ -188,17 +195,15 @@ impl Guard {
         self.state.policy()
     }
 
-    /// A file-control that may mark a checkpoint's start or end (`walguard_core::checkpoint`).
-    pub fn checkpoint_file_control(&mut self, op: c_int) {
-        self.checkpoint_event(self.checkpoints.on_file_control(op));
+    /// A file-control that may mark a checkpoint's start or end, or a commit (the state
+    /// machine decides which: `FileGuard::file_control`).
+    pub fn file_control_event(&mut self, op: c_int) {
+        self.state.file_control(op);
     }
 
-    fn checkpoint_event(&mut self, event: Option<CheckpointEvent>) {
-        match event {
-            Some(CheckpointEvent::Started) => self.state.checkpoint_started(),
-            Some(CheckpointEvent::Done) => self.state.checkpoint_done(),
-            None => {}
-        }
+    /// Should the wal-index's methods be watched (`FileGuard::watches_shm`)?
+    pub fn watches_shm(&self) -> bool {
+        self.state.watches_shm(self.reset_fix)
     }
 
     /// Forward a file-control to the lower file.
@@ -218,47 +223,34 @@ impl Guard {
         self.db.path_lossy()
     }
 
-    /// Layer 2 for a write of `data` at `offset` of the database file. `Err` carries the code
-    /// the write fails with.
+    /// The database's name as SQLite passed it to `xOpen`.
+    pub fn path_bytes(&self) -> &[u8] {
+        // SAFETY: `path` is the xOpen filename, valid until xClose, which drops the guard.
+        unsafe { host::bytes(self.db.path) }.unwrap_or_default()
+    }
+
+    /// Layer 2 for a write of `data` at `offset` of the database file
+    /// (`FileGuard::database_write`). `Err` carries the code the write fails with.
     pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
-        let written = written_read_version(offset, data);
-        if FileGuard::may_switch_to_wal(offset, data.len(), written) {
-            self.note_wal_header_write(data);
-            return Ok(());
-        }
-        if !FileGuard::needs_decision(written) {
-            return Ok(());
-        }
-        // Only a whole page 1 can be a journal playback.
-        let page = (offset == 0 && data.len() >= HEADER_LEN).then_some(data);
-        self.decide(Target::Database, written.unwrap_or_default(), page)
+        let verdict = self.state.database_write(offset, data, &mut self.db)?;
+        self.report(verdict)
     }
 
-    /// A whole page 1 with a WAL header is about to be written: the state machine keeps the
-    /// page it replaces when this is this handle's switch (see `FileGuard::wal_header_write`).
-    /// A failed read only means a rollback's write of that page is refused, never wrongly
-    /// allowed, so errors are not the write's.
-    #[cold]
-    #[inline(never)]
-    fn note_wal_header_write(&mut self, page: &[u8]) {
-        let _ = self.state.wal_header_write(page, &mut self.db);
-    }
-
-    /// The transaction ended: committed (`SQLITE_FCNTL_COMMIT_PHASETWO`) or the lock released.
+    /// `xUnlock`: the transaction ended.
     #[inline(always)]
-    pub fn transaction_ended(&mut self) {
-        self.state.transaction_ended();
+    pub fn unlocked(&mut self) {
+        self.state.unlocked();
     }
 
     /// Layer 2 for a WAL frame that puts `written` (not 2) at byte 19 of page 1.
     pub fn check_wal_page1(&mut self, written: u8) -> Result<(), c_int> {
-        self.decide(Target::WalFrame, written, None)
+        let verdict = self.state.wal_frame_page1(written, &mut self.db)?;
+        self.report(verdict)
     }
 
-    #[cold]
-    #[inline(never)]
-    fn decide(&mut self, target: Target, written: u8, page: Option<&[u8]>) -> Result<(), c_int> {
-        match self.state.decide(target, written, page, &mut self.db)? {
+    /// Count and log what the state machine decided; a refusal fails the write.
+    fn report(&mut self, verdict: Verdict) -> Result<(), c_int> {
+        match verdict {
             Verdict::Pass | Verdict::Restore => Ok(()),
             Verdict::Warned { report } => {
                 if report {
@@ -370,15 +362,11 @@ impl Guard {
         let mode = mode.name().to_ascii_uppercase();
         let path = self.path_lossy();
         match decide_pragma(self.policy(), request, on_disk, self.pragma_context()) {
-            PragmaVerdict::Allow => {
-                if self.policy() == Policy::Off && on_disk == HeaderFormat::Wal {
-                    self.state.downgrade_reported_by_pragma();
-                    stats::count(Event::Deliberate);
-                    host::log(
-                        ffi::SQLITE_NOTICE,
-                        &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"),
-                    );
-                }
+            PragmaVerdict::Allow => None,
+            PragmaVerdict::Deliberate => {
+                self.state.downgrade_reported_by_pragma();
+                stats::count(Event::Deliberate);
+                host::log(ffi::SQLITE_NOTICE, &format!("walguard: deliberate journal_mode={mode} on a WAL database, policy off: '{path}'"));
                 None
             }
             PragmaVerdict::Warn => {
@@ -398,9 +386,11 @@ impl Guard {
                 } else {
                     "policy strict requires WAL for every database"
                 };
+                // SAFETY: `path` is the xOpen filename, valid until xClose.
+                let uri = settings::deliberate_uri(unsafe { host::bytes(self.db.path) }.unwrap_or_default());
                 let message = format!(
                     "walguard: refused journal_mode={mode} on '{path}': {reason}; to convert it deliberately, \
-                     close every other connection and open it as 'file:{path}?walguard=off'"
+                     close every other connection to it (a walguard-hold holding it too) and open it as '{uri}'"
                 );
                 stats::count(Event::RefusedPragma);
                 host::log(ffi::SQLITE_ERROR, &format!("walguard: refused journal_mode={mode}, policy {}: '{path}'", self.policy().name()));
@@ -427,7 +417,7 @@ impl Guard {
                 Some(name) => String::from_utf8_lossy(name.to_bytes()).into_owned(),
                 None => CStr::from_ptr((*self.db.vfs).zName).to_string_lossy().into_owned(),
             };
-            *out = host::sqlite_string(&format!("{}/{lower_name}", vfs::NAME.to_string_lossy()));
+            *out = host::sqlite_string(&format!("{}/{lower_name}", settings::VFS_NAME.to_string_lossy()));
         }
         ffi::SQLITE_OK
     }
@@ -486,81 +476,63 @@ impl Disk for DbFile {
         if rc == ffi::SQLITE_OK { Ok(page) } else { Err(rc) }
     }
 
-    /// Is there a rollback journal whose playback would write exactly `page` as page 1?
+    /// Is this handle playing back a rollback journal whose page-1 record is exactly `page`?
+    /// Only the pager's own journal handle is read, and only while it is open on a file of the
+    /// lower VFS: a journal on disk that this pager has not opened (planted beside the file,
+    /// or left there while the pager journals in memory or not at all) grants nothing.
     fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
-        // SAFETY: `path` is the xOpen filename, valid until xClose.
-        let Some(path) = (unsafe { host::bytes(self.path) }) else { return false };
-        let Ok(journal_path) = CString::new([path, b"-journal"].concat()) else { return false };
-        // SAFETY: `vfs` is the registered lower VFS; the path outlives the open file.
-        match unsafe { LowerFile::open_existing(self.vfs, &journal_path) } {
-            Some(mut journal) => journal_restores_page1(&mut journal, page),
-            None => false,
+        let Some(journal) = self.journal else { return false };
+        // SAFETY: `journal.file` is the pager's journal handle, which SQLite allocates with the
+        // pager, together with this database file, so it outlives this guard; SQLite sets its
+        // pMethods when it opens it and clears it when it closes it, and serialises both with
+        // this write (the pager's own calls).
+        let methods = unsafe { (*journal.file).pMethods };
+        // SAFETY: a non-null pMethods of an open file is its valid table.
+        if methods.is_null() || journal.reads_with.is_none() || !fn_eq(unsafe { (*methods).xRead }, journal.reads_with) {
+            return false; // not open, or open as something else (a journal in memory)
         }
+        journal_restores_page1(&mut JournalHandle { file: journal.file, methods }, page)
     }
 }
 
-/// A file opened directly through the lower VFS for inspection (the rollback journal).
-struct LowerFile {
-    /// Backing storage of szOsFile bytes, 8-byte aligned.
-    storage: Vec<u64>,
+/// The pager's rollback-journal handle (`Pager.jfd`).
+#[derive(Clone, Copy)]
+pub struct Journal {
+    pub file: *mut ffi::sqlite3_file,
+    /// How a journal file of the lower VFS reads: a handle open with another `xRead` is not one
+    /// (SQLite's journal in memory, `journal_mode=MEMORY`).
+    pub reads_with: Read,
 }
 
-impl LowerFile {
-    /// Open `path` read-only if it exists.
-    ///
-    /// # Safety
-    /// `vfs` is a registered VFS; `path` outlives the returned file.
-    unsafe fn open_existing(vfs: *mut ffi::sqlite3_vfs, path: &CStr) -> Option<LowerFile> {
-        // SAFETY: the VFS methods are called as SQLite would, on storage of szOsFile bytes.
-        unsafe {
-            let mut exists = 0;
-            let access = (*vfs).xAccess?;
-            if access(vfs, path.as_ptr(), ffi::SQLITE_ACCESS_EXISTS, &mut exists) != ffi::SQLITE_OK || exists == 0 {
-                return None;
-            }
-            let words = usize::try_from((*vfs).szOsFile).ok()?.div_ceil(8).max(1);
-            let mut file = LowerFile { storage: vec![0u64; words] };
-            let flags = ffi::SQLITE_OPEN_READONLY | ffi::SQLITE_OPEN_MAIN_JOURNAL;
-            let rc = (*vfs).xOpen?(vfs, path.as_ptr(), file.as_file(), flags, ptr::null_mut());
-            (rc == ffi::SQLITE_OK).then_some(file)
-        }
-    }
-
-    fn as_file(&mut self) -> *mut ffi::sqlite3_file {
-        self.storage.as_mut_ptr().cast()
-    }
-
-    fn methods(&mut self) -> Option<&ffi::sqlite3_io_methods> {
-        // SAFETY: pMethods is null or the methods of the open file.
-        unsafe { (*self.as_file()).pMethods.as_ref() }
+/// Are two optional `xRead`s the same function?
+fn fn_eq(a: Read, b: Read) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => ptr::fn_addr_eq(a, b),
+        _ => false,
     }
 }
 
-impl JournalSource for LowerFile {
+/// An `xRead`, as the bindings spell it.
+pub type Read = Option<unsafe extern "C" fn(*mut ffi::sqlite3_file, *mut c_void, c_int, ffi::sqlite3_int64) -> c_int>;
+
+/// Reads of an open journal through its own table.
+struct JournalHandle {
+    file: *mut ffi::sqlite3_file,
+    methods: *const ffi::sqlite3_io_methods,
+}
+
+impl JournalSource for JournalHandle {
     fn size(&mut self) -> Option<u64> {
-        let file = self.as_file();
         let mut size: ffi::sqlite3_int64 = 0;
-        let file_size = self.methods()?.xFileSize?;
-        // SAFETY: the file is open; `size` is a valid out-parameter.
-        let rc = unsafe { file_size(file, &mut size) };
+        // SAFETY: the file is open with `methods` (checked by the caller); `size` is a valid
+        // out-parameter.
+        let rc = unsafe { (*self.methods).xFileSize?(self.file, &mut size) };
         (rc == ffi::SQLITE_OK).then(|| u64::try_from(size).ok()).flatten()
     }
 
     fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> bool {
-        let file = self.as_file();
         let (Ok(offset), Ok(len)) = (i64::try_from(offset), c_int::try_from(buf.len())) else { return false };
-        let Some(read) = self.methods().and_then(|m| m.xRead) else { return false };
-        // SAFETY: the file is open; `buf` holds `len` bytes.
-        unsafe { read(file, buf.as_mut_ptr().cast(), len, offset) == ffi::SQLITE_OK }
-    }
-}
-
-impl Drop for LowerFile {
-    fn drop(&mut self) {
-        let file = self.as_file();
-        if let Some(close) = self.methods().and_then(|m| m.xClose) {
-            // SAFETY: the file is open and closed exactly once.
-            unsafe { close(file) };
-        }
+        // SAFETY: the file is open with `methods`; `buf` holds `len` bytes.
+        unsafe { (*self.methods).xRead.is_some_and(|read| read(self.file, buf.as_mut_ptr().cast(), len, offset) == ffi::SQLITE_OK) }
     }
 }

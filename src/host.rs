@@ -45,6 +45,25 @@ pub unsafe fn set_error(api: *const ffi::sqlite3_api_routines, slot: *mut *mut c
     }
 }
 
+/// A warning about walguard's own settings, which the user must see even where nobody routes
+/// `sqlite3_log`: on stderr and through `sqlite3_log`, once per process for each distinct text.
+/// A failed write to stderr (closed, a broken pipe) is ignored: it must never harm the host.
+pub fn warn_once(message: &str) {
+    static SHOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut shown = SHOWN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if shown.iter().any(|m| m == message) {
+        return;
+    }
+    shown.push(message.to_owned());
+    drop(shown);
+    #[cfg(not(test))]
+    {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "{message}");
+    }
+    log(ffi::SQLITE_WARNING, message);
+}
+
 /// Write one line to SQLite's error log (`SQLITE_CONFIG_LOG`). The unit tests, which run
 /// without SQLite, keep it instead (`sqlite3_log` is variadic: no Rust stand-in on stable).
 pub fn log(code: c_int, message: &str) {

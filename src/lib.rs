@@ -54,6 +54,7 @@ mod file;
 mod functions;
 mod guard;
 mod host;
+mod loader;
 mod shim;
 mod stats;
 #[cfg(test)]
@@ -116,7 +117,8 @@ unsafe fn init(db: *mut ffi::sqlite3, api: *mut ffi::sqlite3_api_routines, loade
     // against the headers the bindings were generated from before storing the pointers.
     unsafe { ffi::rusqlite_extension_init2(api) }.map_err(|e| fail(format!("walguard: cannot load: {e}")))?;
     HOST_API.get_or_init(|| api as usize);
-    let registration = config::load_default_policy().and_then(|()| vfs::register()).map_err(fail)?;
+    config::load();
+    let registration = vfs::register().map_err(fail)?;
     // SAFETY: `db` is the loading connection, valid for this call, its mutex held by SQLite;
     // `api` its host's table. Files guarded by any copy of walguard are left alone (`file::adopt`).
     unsafe {

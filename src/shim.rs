@@ -42,8 +42,9 @@ pub fn layout(lower: c_int) -> Option<TailLayout> {
 }
 
 /// The walguard VFS's `szOsFile` over a lower VFS whose `szOsFile` is `lower`; fixes where
-/// walguard's struct lives (one lower VFS per process: the VFS is registered once). `None`:
-/// no room for it (see [`tail_layout`]).
+/// walguard's struct lives (every VFS walguard wraps has the default's `szOsFile`, see
+/// `vfs::variants_of`, and they are wrapped once per process). `None`: no room for it (see
+/// [`tail_layout`]).
 pub fn os_file_size(lower: c_int) -> Option<c_int> {
     let layout = layout(lower)?;
     TAIL_OFFSET.store(layout.offset, Ordering::Release);

@@ -302,7 +302,7 @@ unsafe impl Sync for Leaked {}
 pub fn walguard_vfs() -> *mut ffi::sqlite3_vfs {
     static VFS: OnceLock<Leaked> = OnceLock::new();
     // SAFETY: the lower VFS lives for the process.
-    VFS.get_or_init(|| Leaked(Box::leak(Box::new(unsafe { vfs::wrap(lower_vfs()) }.unwrap())))).0
+    VFS.get_or_init(|| Leaked(Box::leak(Box::new(unsafe { vfs::wrap(lower_vfs(), Some(vfs::NAME)) }.unwrap())))).0
 }
 
 /// The contents of one file of the in-memory VFS, shared by its open handles.

@@ -7,7 +7,7 @@
 //! (`file::open`), and so are the WAL files of guarded databases (`wal_file::open`); every
 //! other file (journals, temp files) belongs to the lower VFS alone.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -15,8 +15,8 @@ use libsqlite3_sys as ffi;
 
 use crate::{file, shim, wal_file};
 
-/// The name the VFS is registered under.
-pub const NAME: &std::ffi::CStr = c"walguard";
+/// The name the VFS is registered under besides the names of the VFSes it wraps.
+pub use walguard_core::settings::VFS_NAME as NAME;
 
 /// The lower VFS of `vfs`, kept in its `pAppData`.
 ///
@@ -27,11 +27,17 @@ unsafe fn lower_of(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
     unsafe { (*vfs).pAppData.cast() }
 }
 
-/// Name of the VFS walguard wraps, for `walguard_status()`.
+/// Name of the VFS walguard wraps (the default one when it was loaded), for `walguard_status()`.
 static LOWER_NAME: OnceLock<String> = OnceLock::new();
+/// Every name walguard answers to: the default VFS's, its variants' and its own.
+static NAMES: OnceLock<Vec<String>> = OnceLock::new();
 
 pub fn lower_name() -> String {
     LOWER_NAME.get().cloned().unwrap_or_default()
+}
+
+pub fn names() -> &'static [String] {
+    NAMES.get().map(Vec::as_slice).unwrap_or_default()
 }
 
 /// Who guards this process.
@@ -54,6 +60,15 @@ pub fn register() -> Result<Registration, String> {
     OUTCOME.get_or_init(|| unsafe { register_once() }).clone()
 }
 
+/// SQLite finds a VFS by name (`sqlite3_vfs_find`) for every `ATTACH` (under the name of the
+/// attaching connection's VFS), every `vfs=` URI parameter and every `sqlite3_open_v2` that
+/// names one, and it returns the first VFS of its list with that name. So walguard registers
+/// one wrapper under the default VFS's own name, as the new default (the head of the list),
+/// and one under each name of that VFS's variants (`unix-excl`, `unix-dotfile`, `unix-none`:
+/// the registered VFSes named `<default>-...`), ahead of the VFSes they wrap; plus `walguard`,
+/// the name a second copy of the library looks for. The VFSes it wraps stay registered, under
+/// the wrappers, where only walguard reaches them.
+///
 /// # Safety
 /// The extension API must be initialised.
 unsafe fn register_once() -> Result<Registration, String> {
@@ -65,22 +80,63 @@ unsafe fn register_once() -> Result<Registration, String> {
     if lower_vfs.is_null() {
         return Err("walguard: SQLite has no default VFS to wrap".to_owned());
     }
+    // SAFETY: `lower_vfs` is the head of SQLite's list of VFSes.
+    let variants = unsafe { variants_of(lower_vfs) };
     // SAFETY: a registered VFS has a static, NUL-terminated name.
-    let name = unsafe { std::ffi::CStr::from_ptr((*lower_vfs).zName) };
+    let name = unsafe { CStr::from_ptr((*lower_vfs).zName) };
     LOWER_NAME.get_or_init(|| name.to_string_lossy().into_owned());
-    // SAFETY: `lower_vfs` is a registered VFS; registered VFSes are never freed while in use.
-    let vfs = Box::leak(Box::new(unsafe { wrap(lower_vfs) }?));
-    // SAFETY: `vfs` is leaked, so it outlives every connection that will use it.
-    let rc = unsafe { ffi::sqlite3_vfs_register(vfs, 1) };
-    if rc == ffi::SQLITE_OK { Ok(Registration::InCharge) } else { Err(format!("walguard: sqlite3_vfs_register failed ({rc})")) }
+    let mut names = Vec::new();
+    // Variants first: registered as non-defaults, each goes right after the head of the list,
+    // ahead of the VFS it wraps; then the default, at the head; then `walguard`.
+    let wrappers = variants.iter().map(|&v| (v, None, false)).chain([(lower_vfs, None, true), (lower_vfs, Some(NAME), false)]);
+    for (lower, alias, make_default) in wrappers {
+        // SAFETY: `lower` is a registered VFS; registered VFSes are never freed while in use.
+        let vfs = Box::leak(Box::new(unsafe { wrap(lower, alias) }?));
+        // SAFETY: `vfs` is leaked, so it outlives every connection that will use it.
+        let rc = unsafe { ffi::sqlite3_vfs_register(vfs, c_int::from(make_default)) };
+        if rc != ffi::SQLITE_OK {
+            return Err(format!("walguard: sqlite3_vfs_register failed ({rc})"));
+        }
+        // SAFETY: `wrap` set a static, NUL-terminated name.
+        names.push(unsafe { CStr::from_ptr(vfs.zName) }.to_string_lossy().into_owned());
+    }
+    NAMES.get_or_init(|| names);
+    Ok(Registration::InCharge)
 }
 
-/// Build the walguard VFS on top of `lower_vfs`, presenting the same `iVersion` and the same
-/// optional methods.
+/// The registered VFSes named `<name of default>-...`: `unix-excl`, `unix-dotfile` and
+/// `unix-none` where the default is `unix`, which reach the same files with other locking.
+/// Only those whose files take as many bytes as the default's: walguard's struct sits at one
+/// offset from every file pointer (`shim::tail_offset`), which SQLite's own variants share.
+///
+/// # Safety
+/// `default` is the head of SQLite's list of VFSes (`sqlite3_vfs_find(NULL)`).
+unsafe fn variants_of(default: *mut ffi::sqlite3_vfs) -> Vec<*mut ffi::sqlite3_vfs> {
+    // SAFETY: the list is walked under SQLite's own mutex for it (`sqlite3_vfs_register` takes
+    // the same static mutex), each VFS with its static, NUL-terminated name.
+    unsafe {
+        let mutex = ffi::sqlite3_mutex_alloc(ffi::SQLITE_MUTEX_STATIC_MASTER);
+        ffi::sqlite3_mutex_enter(mutex);
+        let prefix = [CStr::from_ptr((*default).zName).to_bytes(), b"-"].concat();
+        let mut variants = Vec::new();
+        let mut vfs = (*default).pNext;
+        while !vfs.is_null() {
+            if CStr::from_ptr((*vfs).zName).to_bytes().starts_with(&prefix) && (*vfs).szOsFile == (*default).szOsFile {
+                variants.push(vfs);
+            }
+            vfs = (*vfs).pNext;
+        }
+        ffi::sqlite3_mutex_leave(mutex);
+        variants
+    }
+}
+
+/// Build a walguard VFS on top of `lower_vfs`, presenting the same `iVersion` and the same
+/// optional methods, named `alias` or, without one, as `lower_vfs` is.
 ///
 /// # Safety
 /// `lower_vfs` points to a valid, registered VFS.
-pub unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> Result<ffi::sqlite3_vfs, String> {
+pub unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs, alias: Option<&'static CStr>) -> Result<ffi::sqlite3_vfs, String> {
     // SAFETY: the caller vouches for `lower_vfs`.
     let b = unsafe { &*lower_vfs };
     let v3 = b.iVersion >= 3;
@@ -94,7 +150,7 @@ pub unsafe fn wrap(lower_vfs: *mut ffi::sqlite3_vfs) -> Result<ffi::sqlite3_vfs,
         szOsFile: os_file_size,
         mxPathname: b.mxPathname,
         pNext: ptr::null_mut(),
-        zName: NAME.as_ptr(),
+        zName: alias.map_or(b.zName, CStr::as_ptr),
         pAppData: lower_vfs.cast(),
         xOpen: Some(open),
         xDelete: b.xDelete.and(Some(delete)),
@@ -131,8 +187,10 @@ unsafe extern "C" fn open(
             return file::open(lower_vfs, name, out, flags, out_flags);
         } else if flags & ffi::SQLITE_OPEN_WAL != 0 {
             return wal_file::open(lower_vfs, name, out, flags, out_flags);
+        } else if flags & ffi::SQLITE_OPEN_MAIN_JOURNAL != 0 {
+            return file::open_journal(lower_vfs, name, out, flags, out_flags);
         }
-        // Journals and temporary files belong to the lower VFS outright.
+        // Other journals and temporary files belong to the lower VFS outright.
         let Some(lower_open) = (*lower_vfs).xOpen else { return ffi::SQLITE_CANTOPEN };
         lower_open(lower_vfs, name, out, flags, out_flags)
     }

@@ -2,7 +2,7 @@
 //!
 //! A WAL opened through the walguard VFS whose database walguard opened itself gets a
 //! [`WalTail`] after its lower file (`shim.rs`). It finds its database's guard from the WAL's
-//! name (`file::guard_of_wal`), not through `sqlite3_database_file_object` (as SQLite's
+//! name (`file::guard_of`), not through `sqlite3_database_file_object` (as SQLite's
 //! cksumvfs.c does), which walks the memory before the name and crashes when a VFS above
 //! walguard passes its own copy of it; and keeps a pointer to it: SQLite closes a database's
 //! WAL before the database file (`sqlite3PagerClose`), so the pointer never dangles. Any other WAL (its database adopted at load, or opened through
@@ -59,7 +59,7 @@ pub unsafe fn open(
     if !file::KNOWN_VERSIONS.contains(&unsafe { (*lower_methods).iVersion }) {
         return rc;
     }
-    let Some(db) = file::guard_of_wal(name) else {
+    let Some(db) = file::guard_of(name, file::Companion::Wal) else {
         return rc; // not a database walguard opened: the lower VFS owns the WAL outright
     };
     // SAFETY: checked non-null and of a known version above.

@@ -59,6 +59,9 @@ pub enum PragmaVerdict {
     Keep,
     /// Let SQLite change the mode, and report it.
     Warn,
+    /// Policy `off` on a WAL file: the deliberate conversion. Let SQLite change the mode, and
+    /// report it as deliberate.
+    Deliberate,
 }
 
 /// What, besides the header, decides whether SQLite itself would leave WAL. Wherever it would
@@ -83,16 +86,22 @@ pub fn decide_pragma(policy: Policy, request: JournalModeRequest, on_disk: Heade
     let JournalModeRequest::Set(mode) = request else {
         return PragmaVerdict::Allow;
     };
-    if !mode.is_rollback() || (context.defensive && mode == JournalMode::Off) {
+    if !mode.is_rollback() {
+        return PragmaVerdict::Allow;
+    }
+    if policy == Policy::Off {
+        return if on_disk == HeaderFormat::Wal { PragmaVerdict::Deliberate } else { PragmaVerdict::Allow };
+    }
+    if context.defensive && mode == JournalMode::Off {
         return PragmaVerdict::Allow;
     }
     if on_disk == HeaderFormat::Wal && (context.in_transaction || context.cannot_write) {
         return PragmaVerdict::Allow;
     }
     match (policy, on_disk) {
-        (Policy::Off, _) => PragmaVerdict::Allow,
         (Policy::Strict, _) => PragmaVerdict::Refuse,
-        (_, HeaderFormat::Absent | HeaderFormat::Rollback | HeaderFormat::Other) => PragmaVerdict::Allow,
+        // (Policy off is decided above.)
+        (Policy::Off, _) | (_, HeaderFormat::Absent | HeaderFormat::Rollback | HeaderFormat::Other) => PragmaVerdict::Allow,
         (Policy::Enforce, HeaderFormat::Wal) => PragmaVerdict::Refuse,
         (Policy::Keep, HeaderFormat::Wal) => PragmaVerdict::Keep,
         (Policy::Warn, HeaderFormat::Wal) => PragmaVerdict::Warn,
@@ -148,7 +157,8 @@ mod tests {
         assert_eq!(decide_pragma(Policy::Keep, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Keep);
         assert_eq!(decide_pragma(Policy::Warn, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Warn);
         assert_eq!(decide_pragma(Policy::Strict, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Refuse);
-        assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Allow);
+        assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Deliberate);
+        assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Rollback, PragmaContext::default()), PragmaVerdict::Allow);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 pub struct Status<'a> {
     pub version: &'a str,
     pub base_vfs: &'a str,
+    /// Every VFS name walguard answers to (`sqlite3_vfs_find` finds walguard under each).
+    pub vfs_names: &'a [String],
     pub policy: &'a str,
     pub refused_pragmas: u64,
     pub refused_header_writes: u64,
@@ -29,13 +31,14 @@ impl Status<'_> {
     pub fn to_json(&self) -> String {
         format!(
             concat!(
-                r#"{{"version":{},"base_vfs":{},"policy":{},"refused_pragmas":{},"refused_header_writes":{},"#,
+                r#"{{"version":{},"base_vfs":{},"vfs_names":[{}],"policy":{},"refused_pragmas":{},"refused_header_writes":{},"#,
                 r#""refused_wal_frames":{},"refused_checkpoints":{},"kept":{},"warned":{},"deliberate":{},"#,
                 r#""sqlite_version":{},"wal_reset_bug_range":{},"wal_reset_mitigation":{},"wal_reset_checkpoints_held":{},"#,
                 r#""sqlite_floor":{},"build":{}}}"#
             ),
             json_string(self.version),
             json_string(self.base_vfs),
+            self.vfs_names.iter().map(|name| json_string(name)).collect::<Vec<_>>().join(","),
             json_string(self.policy),
             self.refused_pragmas,
             self.refused_header_writes,
@@ -78,6 +81,7 @@ mod tests {
         let status = Status {
             version: "1.2.3",
             base_vfs: "unix",
+            vfs_names: &["unix-excl".to_owned(), "unix".to_owned(), "walguard".to_owned()],
             policy: "enforce",
             refused_pragmas: 1,
             refused_header_writes: 2,
@@ -95,7 +99,7 @@ mod tests {
         };
         assert_eq!(
             status.to_json(),
-            r#"{"version":"1.2.3","base_vfs":"unix","policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5,"sqlite_version":"3.40.1","wal_reset_bug_range":true,"wal_reset_mitigation":true,"wal_reset_checkpoints_held":8,"sqlite_floor":"3.31.1","build":"commit 0123456789ab, rustc 1.91.0"}"#
+            r#"{"version":"1.2.3","base_vfs":"unix","vfs_names":["unix-excl","unix","walguard"],"policy":"enforce","refused_pragmas":1,"refused_header_writes":2,"refused_wal_frames":6,"refused_checkpoints":7,"kept":3,"warned":4,"deliberate":5,"sqlite_version":"3.40.1","wal_reset_bug_range":true,"wal_reset_mitigation":true,"wal_reset_checkpoints_held":8,"sqlite_floor":"3.31.1","build":"commit 0123456789ab, rustc 1.91.0"}"#
         );
     }
 

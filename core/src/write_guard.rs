@@ -41,7 +41,8 @@
 //! rollback one), to know whether it replaces a rollback header
 //! ([`FileGuard::wal_header_write`]).
 
-use crate::header::{HeaderFormat, WAL_READ_VERSION};
+use crate::checkpoint::{CheckpointEvent, CheckpointSignal};
+use crate::header::{HEADER_LEN, HeaderFormat, READ_VERSION_OFFSET, WAL_READ_VERSION, written_read_version};
 use crate::policy::Policy;
 
 /// The file a guarded write goes to.
@@ -94,10 +95,15 @@ pub enum Verdict {
     Deliberate { report: bool },
 }
 
+/// `SQLITE_FCNTL_COMMIT_PHASETWO`: the transaction committed.
+pub const FCNTL_COMMIT_PHASETWO: i32 = 22;
+
 /// The per-file state of the header guard.
 #[derive(Clone, Debug)]
 pub struct FileGuard {
     policy: Policy,
+    /// Where this host's checkpoints show.
+    checkpoints: CheckpointSignal,
     /// Between `SQLITE_FCNTL_CKPT_START` and `SQLITE_FCNTL_CKPT_DONE`: database writes are
     /// copies of WAL frames.
     checkpointing: bool,
@@ -113,9 +119,11 @@ pub struct FileGuard {
 }
 
 impl FileGuard {
-    pub fn new(policy: Policy) -> FileGuard {
+    /// The guard of a file under `policy`, on a host whose checkpoints show as `checkpoints`.
+    pub fn new(policy: Policy, checkpoints: CheckpointSignal) -> FileGuard {
         FileGuard {
             policy,
+            checkpoints,
             checkpointing: false,
             checkpoint_refused: false,
             wal_poisoned: false,
@@ -133,10 +141,76 @@ impl FileGuard {
         self.wal_poisoned
     }
 
-    /// Does a write that puts `written` at byte 19 need [`decide`](Self::decide)? `None` when
-    /// the write does not cover byte 19. This is the whole fast path.
+    /// Can a write at `offset` concern layer 2 at all? Only one that covers byte 19 can: the
+    /// shell passes every other write straight to the lower file (the hot path).
     #[inline(always)]
-    pub fn needs_decision(written: Option<u8>) -> bool {
+    pub fn may_concern_header(offset: i64) -> bool {
+        offset <= READ_VERSION_OFFSET as i64
+    }
+
+    /// Layer 2 for a write of `data` at `offset` of the database file, the whole sequence: a
+    /// whole page 1 putting a WAL header over a rollback one is noted for its transaction's
+    /// rollback; a write leaving anything but 2 at byte 19 is decided (only a whole page 1 can
+    /// be a journal's playback); any other write passes.
+    pub fn database_write<D: Disk>(&mut self, offset: i64, data: &[u8], disk: &mut D) -> Result<Verdict, D::Error> {
+        let written = written_read_version(offset, data);
+        if Self::may_switch_to_wal(offset, data.len(), written) {
+            // A failed read only means a rollback's write of that page is refused later, never
+            // wrongly allowed: not the write's error.
+            let _ = self.wal_header_write(data, disk);
+            return Ok(Verdict::Pass);
+        }
+        if !Self::needs_decision(written) {
+            return Ok(Verdict::Pass);
+        }
+        let page = (offset == 0 && data.len() >= HEADER_LEN).then_some(data);
+        self.decide(Target::Database, written.unwrap_or_default(), page, disk)
+    }
+
+    /// Layer 2 for a page-1 frame written to the WAL that puts `written` at byte 19 of page 1
+    /// (`crate::wal::FrameTracker` finds them).
+    pub fn wal_frame_page1<D: Disk>(&mut self, written: u8, disk: &mut D) -> Result<Verdict, D::Error> {
+        self.decide(Target::WalFrame, written, None, disk)
+    }
+
+    /// A file-control sent to the database file: a checkpoint's start or end (on hosts that
+    /// show them so), or the commit of a transaction.
+    pub fn file_control(&mut self, op: i32) {
+        if op == FCNTL_COMMIT_PHASETWO {
+            self.transaction_ended();
+        }
+        self.checkpoint_event(self.checkpoints.on_file_control(op));
+    }
+
+    /// An exclusive `xShmLock(offset, n, flags)` the lower file granted or released: a
+    /// checkpoint's start or end on hosts older than 3.32.0.
+    pub fn shm_lock(&mut self, offset: i32, n: i32, flags: i32) {
+        self.checkpoint_event(self.checkpoints.on_shm_lock(offset, n, flags));
+    }
+
+    /// `xUnlock`: the transaction ended, committed or not.
+    pub fn unlocked(&mut self) {
+        self.transaction_ended();
+    }
+
+    /// Does the shell need to see the wal-index's locks: for the WAL-reset salt check when it is
+    /// on, and on hosts whose checkpoints show there?
+    pub fn watches_shm(&self, wal_reset_fix: bool) -> bool {
+        wal_reset_fix || self.checkpoints == CheckpointSignal::CheckpointLock
+    }
+
+    fn checkpoint_event(&mut self, event: Option<CheckpointEvent>) {
+        match event {
+            Some(CheckpointEvent::Started) => self.checkpoint_started(),
+            Some(CheckpointEvent::Done) => self.checkpoint_done(),
+            None => {}
+        }
+    }
+
+    /// Does a write that puts `written` at byte 19 need [`decide`](Self::decide)? `None` when
+    /// the write does not cover byte 19.
+    #[inline(always)]
+    fn needs_decision(written: Option<u8>) -> bool {
         written.is_some_and(|byte| byte != WAL_READ_VERSION)
     }
 
@@ -145,8 +219,8 @@ impl FileGuard {
     /// header on disk and, when it is a rollback header, hands the page being replaced to
     /// [`wrote_wal_header_over`](Self::wrote_wal_header_over) before the write.
     #[inline(always)]
-    pub fn may_switch_to_wal(offset: i64, len: usize, written: Option<u8>) -> bool {
-        offset == 0 && len >= crate::header::HEADER_LEN && written == Some(WAL_READ_VERSION)
+    fn may_switch_to_wal(offset: i64, len: usize, written: Option<u8>) -> bool {
+        offset == 0 && len >= HEADER_LEN && written == Some(WAL_READ_VERSION)
     }
 
     /// A whole `page` 1 with a WAL header is about to be written to the database file (see
@@ -155,7 +229,7 @@ impl FileGuard {
     /// Not when it is a checkpoint's copy, nor a journal playback putting a WAL header back:
     /// those are not this handle's transaction, and what they replace is no original to restore
     /// (the model test finds the downgrades that remembering them would let through).
-    pub fn wal_header_write<D: Disk>(&mut self, page: &[u8], disk: &mut D) -> Result<(), D::Error> {
+    fn wal_header_write<D: Disk>(&mut self, page: &[u8], disk: &mut D) -> Result<(), D::Error> {
         if self.checkpointing || self.overwritten.is_some() || disk.database_header()? != HeaderFormat::Rollback {
             return Ok(());
         }
@@ -167,14 +241,14 @@ impl FileGuard {
     }
 
     /// The transaction ended (committed, or the handle's lock released).
-    pub fn transaction_ended(&mut self) {
+    fn transaction_ended(&mut self) {
         self.overwritten = None;
     }
 
     /// Decide a write that puts `written` (not 2) at byte 19 of `target`. `page` is the whole
     /// page 1 being written to the database file, when the write is one (the only shape a
     /// journal playback writes), for the restore check.
-    pub fn decide<D: Disk>(&mut self, target: Target, written: u8, page: Option<&[u8]>, disk: &mut D) -> Result<Verdict, D::Error> {
+    fn decide<D: Disk>(&mut self, target: Target, written: u8, page: Option<&[u8]>, disk: &mut D) -> Result<Verdict, D::Error> {
         if written == WAL_READ_VERSION || disk.database_header()? != HeaderFormat::Wal {
             return Ok(Verdict::Pass);
         }
@@ -206,14 +280,14 @@ impl FileGuard {
         self.downgrade_reported = true;
     }
 
-    /// `SQLITE_FCNTL_CKPT_START`.
-    pub fn checkpoint_started(&mut self) {
+    /// A checkpoint started copying WAL frames.
+    fn checkpoint_started(&mut self) {
         self.checkpointing = true;
         self.checkpoint_refused = false;
     }
 
-    /// `SQLITE_FCNTL_CKPT_DONE` (sent whether the checkpoint succeeded or not).
-    pub fn checkpoint_done(&mut self) {
+    /// The checkpoint ended (`SQLITE_FCNTL_CKPT_DONE` is sent whether it succeeded or not).
+    fn checkpoint_done(&mut self) {
         self.checkpointing = false;
         self.wal_poisoned = std::mem::take(&mut self.checkpoint_refused);
     }
@@ -256,6 +330,10 @@ mod tests {
 
     const PAGE: &[u8] = &[0; 512];
 
+    fn new_guard(policy: Policy) -> FileGuard {
+        FileGuard::new(policy, CheckpointSignal::FileControls)
+    }
+
     #[test]
     fn only_writes_leaving_two_at_byte_19_are_decided() {
         assert!(!FileGuard::needs_decision(None));
@@ -267,7 +345,7 @@ mod tests {
 
     #[test]
     fn the_disk_is_asked_every_time() {
-        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut guard = new_guard(Policy::Enforce);
         let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
         for _ in 0..3 {
             assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Pass));
@@ -280,7 +358,7 @@ mod tests {
 
     #[test]
     fn read_version_zero_is_a_downgrade_too() {
-        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut guard = new_guard(Policy::Enforce);
         let mut disk = FixedDisk::new(HeaderFormat::Wal, false);
         assert_eq!(guard.decide(Target::Database, 0, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
         assert_eq!(guard.decide(Target::WalFrame, 0, None, &mut disk), Ok(Verdict::Refuse(Refusal::WalFrame)));
@@ -288,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_journal_restore_passes_on_the_database_only() {
-        let mut guard = FileGuard::new(Policy::Strict);
+        let mut guard = new_guard(Policy::Strict);
         let mut disk = FixedDisk::new(HeaderFormat::Wal, true);
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Restore));
         // A partial write is never a playback.
@@ -298,7 +376,7 @@ mod tests {
 
     #[test]
     fn non_wal_disks_pass_without_the_journal() {
-        let mut guard = FileGuard::new(Policy::Strict);
+        let mut guard = new_guard(Policy::Strict);
         for header in [HeaderFormat::Absent, HeaderFormat::Rollback, HeaderFormat::Other] {
             let mut disk = FixedDisk::new(header, false);
             assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Pass));
@@ -322,13 +400,12 @@ mod tests {
                 unreachable!()
             }
         }
-        assert_eq!(FileGuard::new(Policy::Enforce).decide(Target::Database, 1, Some(PAGE), &mut Broken), Err(266));
+        assert_eq!(new_guard(Policy::Enforce).decide(Target::Database, 1, Some(PAGE), &mut Broken), Err(266));
     }
 
     #[test]
     fn policies() {
-        let verdict =
-            |policy| FileGuard::new(policy).decide(Target::Database, 1, Some(PAGE), &mut FixedDisk::new(HeaderFormat::Wal, false));
+        let verdict = |policy| new_guard(policy).decide(Target::Database, 1, Some(PAGE), &mut FixedDisk::new(HeaderFormat::Wal, false));
         assert_eq!(verdict(Policy::Enforce), Ok(Verdict::Refuse(Refusal::Downgrade)));
         assert_eq!(verdict(Policy::Keep), Ok(Verdict::Refuse(Refusal::Downgrade)));
         assert_eq!(verdict(Policy::Strict), Ok(Verdict::Refuse(Refusal::Downgrade)));
@@ -338,13 +415,13 @@ mod tests {
 
     #[test]
     fn a_downgrade_the_pragma_reported_is_reported_once() {
-        let mut guard = FileGuard::new(Policy::Warn);
+        let mut guard = new_guard(Policy::Warn);
         let mut disk = FixedDisk::new(HeaderFormat::Wal, false);
         guard.downgrade_reported_by_pragma();
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: false }));
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Warned { report: true }));
         // Under enforce the flag changes nothing: a refusal is a refusal.
-        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut guard = new_guard(Policy::Enforce);
         guard.downgrade_reported_by_pragma();
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
     }
@@ -358,7 +435,7 @@ mod tests {
         assert!(FileGuard::may_switch_to_wal(0, 512, Some(2)));
         assert!(!FileGuard::may_switch_to_wal(0, 512, Some(1)));
         assert!(!FileGuard::may_switch_to_wal(512, 512, Some(2)));
-        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut guard = new_guard(Policy::Enforce);
         // The switch: the disk says rollback, no journal holds the WAL page.
         let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
         guard.wal_header_write(&wal_page, &mut disk).unwrap();
@@ -387,7 +464,7 @@ mod tests {
         let mut original = PAGE.to_vec();
         original[19] = 1;
         // A checkpoint copying a WAL header over a rollback one.
-        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut guard = new_guard(Policy::Enforce);
         let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
         guard.checkpoint_started();
         guard.wal_header_write(&wal_page, &mut disk).unwrap();
@@ -395,7 +472,7 @@ mod tests {
         disk.header = HeaderFormat::Wal;
         assert_eq!(guard.decide(Target::Database, 1, Some(&original), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
         // A hot journal putting a WAL header back (an interrupted conversion rolled back).
-        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut guard = new_guard(Policy::Enforce);
         let mut disk = FixedDisk::new(HeaderFormat::Rollback, true);
         guard.wal_header_write(&wal_page, &mut disk).unwrap();
         disk.header = HeaderFormat::Wal;
@@ -403,9 +480,39 @@ mod tests {
         assert_eq!(guard.decide(Target::Database, 1, Some(&original), &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
     }
 
+    /// The whole sequence as the extension calls it: only writes covering byte 19 reach the
+    /// disk, only a write of at least a header at offset 0 can be a playback, and a WAL header
+    /// over a rollback one is noted for the rollback of the same transaction.
+    #[test]
+    fn database_write_runs_the_whole_sequence() {
+        let mut guard = new_guard(Policy::Enforce);
+        let mut disk = FixedDisk::new(HeaderFormat::Wal, true);
+        assert!(FileGuard::may_concern_header(0) && FileGuard::may_concern_header(19) && !FileGuard::may_concern_header(20));
+        assert_eq!(guard.database_write(512, &[1; 512], &mut disk), Ok(Verdict::Pass));
+        assert_eq!(guard.database_write(0, &[0; 18], &mut disk), Ok(Verdict::Pass), "short of byte 19");
+        assert_eq!(disk.header_reads, 0, "nothing that leaves byte 19 alone reads the disk");
+        // Covering byte 19 but shorter than a header: never a playback, whatever the journal holds.
+        assert_eq!(guard.database_write(0, &[1; 20], &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+        assert_eq!(disk.journal_reads, 0);
+        assert_eq!(guard.database_write(0, &[1; 512], &mut disk), Ok(Verdict::Restore));
+        // A switch to WAL, then its rollback, in one transaction; not after the commit.
+        let mut wal_page = PAGE.to_vec();
+        wal_page[19] = 2;
+        let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
+        let original = disk.database_page1(512).unwrap();
+        assert_eq!(guard.database_write(0, &wal_page, &mut disk), Ok(Verdict::Pass));
+        disk.header = HeaderFormat::Wal;
+        assert_eq!(guard.database_write(0, &original, &mut disk), Ok(Verdict::Restore));
+        disk.header = HeaderFormat::Rollback;
+        assert_eq!(guard.database_write(0, &wal_page, &mut disk), Ok(Verdict::Pass));
+        guard.file_control(FCNTL_COMMIT_PHASETWO);
+        disk.header = HeaderFormat::Wal;
+        assert_eq!(guard.database_write(0, &original, &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+    }
+
     #[test]
     fn a_refused_checkpoint_marks_the_wal_poisoned_until_one_succeeds() {
-        let mut guard = FileGuard::new(Policy::Enforce);
+        let mut guard = new_guard(Policy::Enforce);
         let mut disk = FixedDisk::new(HeaderFormat::Wal, false);
         guard.checkpoint_started();
         assert_eq!(guard.decide(Target::Database, 1, Some(PAGE), &mut disk), Ok(Verdict::Refuse(Refusal::PoisonedCheckpoint)));

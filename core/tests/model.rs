@@ -21,11 +21,15 @@
 //!
 //! The same model runs the design layer 2 had before (a header remembered from reads and
 //! writes, and an "uncommitted switch" flag): `the_earlier_design_is_caught` shows the model
-//! finds its four failures, so this test can fail.
+//! finds its four failures, so this test can fail. It also runs the journal rule before issue
+//! 23 (any journal on disk counted, opened by this connection's pager or not), which a planted
+//! journal beside an `OFF` downgrade defeats: `the_journal_rule_before_issue_23_is_caught`.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use walguard_core::checkpoint::{CheckpointSignal, FCNTL_CKPT_DONE, FCNTL_CKPT_START};
 use walguard_core::header::{MAGIC, WAL_READ_VERSION};
+use walguard_core::write_guard::FCNTL_COMMIT_PHASETWO;
 use walguard_core::{Disk, FileGuard, HeaderFormat, Policy, Target, Verdict};
 
 /// The files on disk, as far as page 1's byte 19 goes.
@@ -50,16 +54,26 @@ fn page1(byte: u8) -> Vec<u8> {
     page
 }
 
-impl Disk for Files {
+/// The files as one connection's guard sees them: `pager_journal` says whether that
+/// connection's pager has the rollback journal on disk open (it wrote it in its transaction, or
+/// it is playing it back). A journal it has not opened (planted, or left while it journals in
+/// memory or not at all) grants nothing: the shell reads only the pager's own journal handle.
+#[derive(Clone, Debug)]
+struct View {
+    files: Files,
+    pager_journal: bool,
+}
+
+impl Disk for View {
     type Error = ();
     fn database_header(&mut self) -> Result<HeaderFormat, ()> {
-        Ok(HeaderFormat::parse(&page1(self.db)))
+        Ok(HeaderFormat::parse(&page1(self.files.db)))
     }
     fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
-        self.journal.is_some_and(|byte| page1(byte) == page)
+        self.pager_journal && self.files.journal.is_some_and(|byte| page1(byte) == page)
     }
     fn database_page1(&mut self, _len: usize) -> Result<Vec<u8>, ()> {
-        Ok(page1(self.db))
+        Ok(page1(self.files.db))
     }
 }
 
@@ -68,7 +82,7 @@ trait Guard: std::fmt::Debug {
     /// The pager read page 1 from the database file (xRead at offset 0).
     fn read_page1(&mut self, _byte: u8) {}
     /// May a page 1 with `byte` be written to the database file / as a WAL frame?
-    fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool;
+    fn write(&mut self, target: Target, byte: u8, view: &View) -> bool;
     fn committed(&mut self) {}
     /// The transaction ended without a commit (rolled back; the lock released).
     fn transaction_ended(&mut self) {}
@@ -77,34 +91,29 @@ trait Guard: std::fmt::Debug {
     fn adopted_in_write_transaction(&mut self) {}
 }
 
-/// Layer 2 as it is: `walguard_core::FileGuard`.
+/// Layer 2 as it ships: `walguard_core::FileGuard`, driven through the calls the extension
+/// makes (`database_write` for every write of page 1 to the database file, `wal_frame_page1`
+/// for a page-1 frame that puts anything but 2 at byte 19, the file-controls and `xUnlock`).
 #[derive(Debug)]
 struct Current(FileGuard);
 
 impl Guard for Current {
-    fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool {
-        if target == Target::Database && FileGuard::may_switch_to_wal(0, 512, Some(byte)) {
-            self.0.wal_header_write(&page1(byte), &mut files.clone()).unwrap();
-            return true;
-        }
-        if !FileGuard::needs_decision(Some(byte)) {
-            return true;
-        }
-        let page = page1(byte);
-        let page = (target == Target::Database).then_some(&page[..]);
-        match self.0.decide(target, byte, page, &mut files.clone()).unwrap() {
-            Verdict::Refuse(_) => false,
-            Verdict::Pass | Verdict::Restore | Verdict::Warned { .. } | Verdict::Deliberate { .. } => true,
-        }
+    fn write(&mut self, target: Target, byte: u8, view: &View) -> bool {
+        let verdict = match target {
+            Target::Database => self.0.database_write(0, &page1(byte), &mut view.clone()),
+            Target::WalFrame if byte == WAL_READ_VERSION => Ok(Verdict::Pass),
+            Target::WalFrame => self.0.wal_frame_page1(byte, &mut view.clone()),
+        };
+        !matches!(verdict.unwrap(), Verdict::Refuse(_))
     }
     fn committed(&mut self) {
-        self.0.transaction_ended();
+        self.0.file_control(FCNTL_COMMIT_PHASETWO);
     }
     fn transaction_ended(&mut self) {
-        self.0.transaction_ended();
+        self.0.unlocked();
     }
     fn checkpoint(&mut self, started: bool) {
-        if started { self.0.checkpoint_started() } else { self.0.checkpoint_done() }
+        self.0.file_control(if started { FCNTL_CKPT_START } else { FCNTL_CKPT_DONE });
     }
 }
 
@@ -120,7 +129,8 @@ impl Guard for Earlier {
     fn read_page1(&mut self, byte: u8) {
         self.on_disk = Some(HeaderFormat::from_read_version(byte));
     }
-    fn write(&mut self, target: Target, byte: u8, files: &Files) -> bool {
+    fn write(&mut self, target: Target, byte: u8, view: &View) -> bool {
+        let files = &view.files;
         if target == Target::WalFrame {
             return true; // it never looked at the WAL
         }
@@ -206,6 +216,12 @@ enum Op {
     /// walguard is loaded while the connection is inside a write transaction, which then
     /// rolls back.
     AdoptMidTransaction(usize),
+    /// Someone writes a valid rollback journal beside the database, holding a page 1 with this
+    /// byte 19 (no journal is there).
+    Plant(u8),
+    /// An unprefixed `PRAGMA journal_mode=OFF` or `MEMORY` of a WAL database: like `Downgrade`,
+    /// but its transaction writes no journal on disk and opens none.
+    DowngradeWithoutJournal(usize),
     Close(usize),
 }
 
@@ -222,16 +238,21 @@ fn op(conns: usize, hostile: bool) -> BoxedStrategy<Op> {
     ];
     if hostile {
         ops.push((3, (c.clone(), any::<bool>()).prop_map(|(conn, crash)| Op::Downgrade { conn, crash }).boxed()));
-        ops.push((1, (c, 0u8..2).prop_map(|(c, b)| Op::Poison(c, b)).boxed()));
+        ops.push((1, (c.clone(), 0u8..2).prop_map(|(c, b)| Op::Poison(c, b)).boxed()));
+        ops.push((1, (0u8..3).prop_map(Op::Plant).boxed()));
+        ops.push((2, c.prop_map(Op::DowngradeWithoutJournal).boxed()));
     }
     proptest::strategy::Union::new_weighted(ops).boxed()
 }
 
 /// Which connections are guarded, and by which design.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Design {
     Current,
     Earlier,
+    /// The current guard over the journal rule before issue 23: any valid journal on disk
+    /// holding the page counts, whether this connection's pager has it open or not.
+    AnyJournalOnDisk,
 }
 
 struct World {
@@ -253,8 +274,9 @@ impl World {
 
     fn guard(design: Design) -> Box<dyn Guard> {
         match design {
-            Design::Current => Box::new(Current(FileGuard::new(Policy::Enforce))),
+            Design::Current => Box::new(Current(FileGuard::new(Policy::Enforce, CheckpointSignal::FileControls))),
             Design::Earlier => Box::<Earlier>::default(),
+            Design::AnyJournalOnDisk => World::guard(Design::Current),
         }
     }
 
@@ -276,14 +298,17 @@ impl World {
         self.conns.iter().enumerate().any(|(i, o)| i != c && o.mode == Mode::Wal)
     }
 
-    /// Connection `c` writes page 1 with `byte` to `target`; the guard decides; the promises
-    /// are checked. Returns whether the write went through.
-    fn write(&mut self, c: usize, target: Target, byte: u8) -> bool {
+    /// Connection `c` writes page 1 with `byte` to `target`, its pager having the journal on disk
+    /// open or not (`pager_journal`); the guard decides; the promises are checked. Returns
+    /// whether the write went through.
+    fn write(&mut self, c: usize, target: Target, byte: u8, pager_journal: bool) -> bool {
         let files = self.files.clone();
         let Some(guard) = self.conns[c].guard.as_mut() else { return true };
-        let allowed = guard.write(target, byte, &files);
+        let seen_journal = pager_journal || self.design == Design::AnyJournalOnDisk;
+        let allowed = guard.write(target, byte, &View { files: files.clone(), pager_journal: seen_journal });
         let downgrade = byte != WAL_READ_VERSION && files.db == WAL_READ_VERSION;
-        let restore = target == Target::Database && (files.journal == Some(byte) || self.replaced == Some((c, byte)));
+        let playback = pager_journal && files.journal == Some(byte);
+        let restore = target == Target::Database && (playback || self.replaced == Some((c, byte)));
         let leaves_wal = downgrade && !restore;
         if allowed && leaves_wal {
             self.violations.push(format!("connection {c} wrote {byte} over a WAL header to {target:?} with journal {:?}", files.journal));
@@ -304,8 +329,9 @@ impl World {
     fn read(&mut self, c: usize) {
         if self.conns[c].mode == Mode::Closed {
             if let Some(byte) = self.files.journal {
-                // Hot-journal playback: the journal's page 1 goes back.
-                if self.write(c, Target::Database, byte) {
+                // Hot-journal playback (of a crash's journal, or of one planted there: SQLite
+                // cannot tell them apart): the pager opens the journal and its page 1 goes back.
+                if self.write(c, Target::Database, byte, true) {
                     self.files.db = byte;
                     self.files.journal = None;
                 } else {
@@ -326,7 +352,7 @@ impl World {
     fn checkpoint(&mut self, c: usize) -> bool {
         self.event(c, |g| g.checkpoint(true));
         let copied = match self.files.wal.last().copied() {
-            Some(byte) if self.write(c, Target::Database, byte) => {
+            Some(byte) if self.write(c, Target::Database, byte, false) => {
                 self.files.db = byte;
                 self.files.wal.clear();
                 true
@@ -349,7 +375,7 @@ impl World {
                 let original = self.files.db;
                 let in_memory = matches!(end, End::FailInMemory);
                 self.files.journal = (!in_memory).then_some(original);
-                if !self.write(c, Target::Database, WAL_READ_VERSION) {
+                if !self.write(c, Target::Database, WAL_READ_VERSION, !in_memory) {
                     self.files.journal = None;
                     return;
                 }
@@ -362,7 +388,7 @@ impl World {
                         self.conns[c].mode = Mode::Wal;
                     }
                     End::Fail | End::FailInMemory => {
-                        if self.write(c, Target::Database, original) {
+                        if self.write(c, Target::Database, original, !in_memory) {
                             self.files.db = original;
                         }
                         self.files.journal = None;
@@ -378,14 +404,14 @@ impl World {
                     Mode::Rollback if !self.others_in_wal(c) && self.files.journal.is_none() => {
                         let byte = self.files.db;
                         self.files.journal = Some(byte);
-                        if self.write(c, Target::Database, byte) {
+                        if self.write(c, Target::Database, byte, true) {
                             self.event(c, |g| g.committed());
                         }
                         self.files.journal = None;
                     }
                     Mode::Wal => {
                         let byte = self.page1();
-                        if self.write(c, Target::WalFrame, byte) {
+                        if self.write(c, Target::WalFrame, byte, false) {
                             self.files.wal.push(byte);
                             self.event(c, |g| g.committed());
                         }
@@ -408,7 +434,7 @@ impl World {
                 self.conns[c].mode = Mode::Rollback;
                 let original = self.files.db;
                 self.files.journal = Some(original);
-                if self.write(c, Target::Database, 1) {
+                if self.write(c, Target::Database, 1, true) {
                     self.files.db = 1;
                     if crash {
                         self.close(c);
@@ -417,9 +443,29 @@ impl World {
                     self.event(c, |g| g.committed());
                 } else {
                     // The refused write fails the transaction; its rollback puts page 1 back.
-                    self.write(c, Target::Database, original);
+                    self.write(c, Target::Database, original, true);
                 }
                 self.files.journal = None;
+            }
+            Op::Plant(byte) => {
+                if self.files.journal.is_none() {
+                    self.files.journal = Some(byte);
+                }
+            }
+            Op::DowngradeWithoutJournal(c) => {
+                self.read(c);
+                if self.conns[c].mode != Mode::Wal || self.others_in_wal(c) || !self.checkpoint(c) {
+                    return;
+                }
+                // The WAL is checkpointed and deleted; a transaction with no journal on disk
+                // writes 1 (a planted journal may lie beside the file; the pager never opens it).
+                self.conns[c].mode = Mode::Rollback;
+                if self.write(c, Target::Database, 1, false) {
+                    self.files.db = 1;
+                    self.event(c, |g| g.committed());
+                } else {
+                    self.event(c, |g| g.transaction_ended()); // nothing to put back: the write failed
+                }
             }
             Op::Poison(c, byte) => {
                 self.read(c);
@@ -512,6 +558,28 @@ fn the_earlier_design_is_caught() {
         Ok(())
     });
     assert!(found.is_err(), "the random search must find the earlier design's failures");
+}
+
+/// Issue 23, item 4: a journal planted beside a WAL database, then an unprefixed
+/// `journal_mode=OFF`. The journal rule before issue 23 took the planted journal for a
+/// playback; the model finds that by itself too.
+#[test]
+fn the_journal_rule_before_issue_23_is_caught() {
+    use Op::*;
+    let planted = [SwitchToWal(0, End::Commit), Read(0), Plant(1), DowngradeWithoutJournal(0)];
+    assert!(!run(&[true], Design::AnyJournalOnDisk, &planted).violations.is_empty());
+    let current = run(&[true], Design::Current, &planted);
+    assert!(current.violations.is_empty(), "{:?}", current.violations);
+    assert_eq!(current.files.db, WAL_READ_VERSION);
+    if cfg!(miri) {
+        return;
+    }
+    let mut runner = TestRunner::new(Config { cases: 5000, failure_persistence: None, ..Config::default() });
+    let found = runner.run(&(2usize..=3).prop_flat_map(|n| scenario(n, true)), |(guarded, ops)| {
+        prop_assert!(run(&guarded, Design::AnyJournalOnDisk, &ops).violations.is_empty());
+        Ok(())
+    });
+    assert!(found.is_err(), "the random search must find the planted journal");
 }
 
 #[test]

@@ -402,13 +402,13 @@ fn guard(object: &Object, guarded_before: usize) -> Result<String, Skip> {
                 why = if db.is_null() { format!("error {rc}") } else { CStr::from_ptr(errmsg(db)).to_string_lossy().into_owned() };
             }
             close(db);
-            let default = vfs_find(std::ptr::null());
-            if rc == SQLITE_OK && !default.is_null() && CStr::from_ptr((*default).z_name).to_bytes() == b"walguard" {
+            // walguard registers itself as `walguard` besides the default VFS's own names.
+            if rc == SQLITE_OK && !vfs_find(c"walguard".as_ptr()).is_null() {
                 return Ok(version_text(version));
             }
             cancel(Some(dispatch));
             if why.is_empty() {
-                why = "walguard is not the default VFS after loading".to_owned();
+                why = "walguard is not registered after loading".to_owned();
             }
         }
         Err(Skip::Failed(why))

@@ -40,8 +40,18 @@ static const char *header(const char *path){
   return text;
 }
 
+/* walguard answers to the default VFS's names once loaded: the unguarded connections of this
+** program open through "bare", a copy of the default VFS registered before the first load. */
+static sqlite3_vfs bare_vfs;
+
 static int load(sqlite3 *db){
   char *err = 0;
+  if( !bare_vfs.zName ){
+    bare_vfs = *sqlite3_vfs_find(0);
+    bare_vfs.zName = "bare";
+    bare_vfs.pNext = 0;
+    sqlite3_vfs_register(&bare_vfs, 0);
+  }
   sqlite3_enable_load_extension(db, 1);
   if( sqlite3_load_extension(db, lib, 0, &err)!=SQLITE_OK ){
     fprintf(stderr, "load: %s\n", err ? err : "?");
@@ -65,12 +75,13 @@ static void make_db(const char *path, const char *mode){
 }
 
 /* Put page 1 with read and write versions 1 into `db`'s WAL through sqlite_dbpage (an
-** unguarded connection, as a tool without walguard would). 0 when the host lacks sqlite_dbpage. */
+** unguarded connection, as a tool without walguard would): 1 done, 0 refused, -1 when the host
+** lacks sqlite_dbpage. */
 static int poison_wal(sqlite3 *db){
   sqlite3_stmt *read = 0, *write = 0;
   unsigned char page[65536];
   int n = 0, ok = 0;
-  if( sqlite3_prepare_v2(db, "SELECT data FROM sqlite_dbpage WHERE pgno=1", -1, &read, 0)!=SQLITE_OK ) return 0;
+  if( sqlite3_prepare_v2(db, "SELECT data FROM sqlite_dbpage WHERE pgno=1", -1, &read, 0)!=SQLITE_OK ) return -1;
   if( sqlite3_step(read)==SQLITE_ROW && (n = sqlite3_column_bytes(read, 0))<=(int)sizeof page && n>=100 ){
     memcpy(page, sqlite3_column_blob(read, 0), n);
     page[18] = page[19] = 1;
@@ -179,9 +190,11 @@ int main(int argc, char **argv){
   snprintf(poisoned_db, sizeof poisoned_db, "%s/poisoned.db", dir);
   make_db(poisoned_db, "WAL");
   sqlite3 *unguarded;
-  sqlite3_open_v2(poisoned_db, &unguarded, SQLITE_OPEN_READWRITE, "unix");
+  sqlite3_open_v2(poisoned_db, &unguarded, SQLITE_OPEN_READWRITE, "bare");
   run(unguarded, "PRAGMA wal_autocheckpoint=0", out);
-  if( poison_wal(unguarded) ){
+  int poisoned = poison_wal(unguarded);
+  if( poisoned>=0 ){
+    expect(poisoned==1, "a connection without walguard writes a page 1 leaving WAL into the WAL");
     sqlite3_open(poisoned_db, &db);
     expect(*run(db, "PRAGMA wal_checkpoint(TRUNCATE)", out)!=0, "a checkpoint of the poisoned WAL fails");
     expect(strcmp(header(poisoned_db), "2,2")==0, "the header on disk is still 2,2");

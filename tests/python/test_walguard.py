@@ -102,31 +102,54 @@ class WalguardFromPython(unittest.TestCase):
         self.assertEqual(fresh.execute("PRAGMA journal_mode=DELETE").fetchone()[0], "delete")
 
     def test_the_loading_connection_is_guarded(self):
-        # Connect first (through the unix VFS, as before any load), then load into it.
-        aux = os.path.join(self.dir.name, "aux.db")
-        other = sqlite3.connect(aux)
-        other.execute("PRAGMA journal_mode=WAL")
-        other.execute("CREATE TABLE a(x)")
-        other.commit()
-        other.close()
-        conn = sqlite3.connect("file:" + self.path + "?vfs=unix", uri=True)
-        conn.execute("ATTACH ? AS aux", (aux,))
-        self.assertEqual(conn.execute("PRAGMA walguard").fetchall(), [])
-        conn.enable_load_extension(True)
-        conn.load_extension(LIB)
-        self.assertEqual(conn.execute("PRAGMA walguard").fetchall(), [("enforce",)])
-        self.assertEqual(conn.execute("PRAGMA aux.walguard").fetchall(), [("enforce",)])
-        with self.assertRaisesRegex(sqlite3.OperationalError, "^walguard: refused journal_mode=DELETE"):
-            conn.execute("PRAGMA journal_mode=DELETE")
-        with self.assertRaisesRegex(sqlite3.OperationalError, "^walguard: refused journal_mode=OFF"):
-            conn.execute("PRAGMA aux.journal_mode=OFF")
-        conn.execute("INSERT INTO t VALUES(101)")
-        conn.commit()
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("VACUUM")
-        self.assertIntact(conn, 101)
-        conn.close()
-        self.assertEqual((header(self.path), header(aux)), ((2, 2), (2, 2)))
+        # Connect first, then load into that connection: its files are adopted, and a database
+        # it ATTACHes afterwards is guarded too (walguard answers to the name of its VFS). In a
+        # child process: in this one walguard is loaded already, and answers to every name.
+        import subprocess
+        import sys
+        aux, later = (os.path.join(self.dir.name, n) for n in ("aux.db", "later.db"))
+        for path in (aux, later):
+            other = sqlite3.connect(path)
+            other.execute("PRAGMA journal_mode=WAL")
+            other.execute("CREATE TABLE a(x)")
+            other.commit()
+            other.close()
+        script = """
+import sqlite3, sys
+lib, main, aux, later = sys.argv[1:]
+conn = sqlite3.connect(main)
+conn.execute("ATTACH ? AS aux", (aux,))
+print("before", conn.execute("PRAGMA walguard").fetchall())
+conn.enable_load_extension(True)
+conn.load_extension(lib)
+conn.execute("ATTACH ? AS later", (later,))
+for schema in ("main", "aux", "later"):
+    print(schema, conn.execute(f"PRAGMA {schema}.walguard").fetchall())
+for sql in ("PRAGMA journal_mode=DELETE", "PRAGMA aux.journal_mode=OFF", "PRAGMA later.journal_mode=TRUNCATE"):
+    try:
+        conn.execute(sql)
+        print("not refused")
+    except sqlite3.OperationalError as e:
+        print(str(e).split(" on ")[0])
+conn.execute("INSERT INTO t VALUES(101)")
+conn.commit()
+conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+conn.execute("VACUUM")
+print(conn.execute("SELECT count(*), sum(x) FROM t").fetchone(), conn.execute("PRAGMA integrity_check").fetchone()[0])
+"""
+        out = subprocess.run([sys.executable, "-c", script, LIB, self.path, aux, later], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.splitlines(), [
+            "before []",
+            "main [('enforce',)]",
+            "aux [('enforce',)]",
+            "later [('enforce',)]",
+            "walguard: refused journal_mode=DELETE",
+            "walguard: refused journal_mode=OFF",
+            "walguard: refused journal_mode=TRUNCATE",
+            "(101, 5151) ok",
+        ])
+        self.assertEqual((header(self.path), header(aux), header(later)), ((2, 2), (2, 2), (2, 2)))
         reopened = sqlite3.connect(self.path)
         self.assertIntact(reopened, 101)
 

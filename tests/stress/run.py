@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The seed story as a multi-process stress test.
 
-  tests/stress/run.py SECONDS [--control-seconds N] [--hold]
+  tests/stress/run.py SECONDS [--control-seconds N] [--hold | --app]
 
 PROCESSES worker processes (tests/stress/worker.py) share one WAL database, every one of them
 through walguard: some set WAL on every connect, some "fall back" to DELETE on every
@@ -19,7 +19,17 @@ With --hold, half the workers never load walguard (one "wal" and one "fallback" 
 walguard-hold holds the database: the same checks, and the unguarded fallback worker must
 have been stopped by the holder ("database is locked") at least once. Its control is the
 same mix without the holder, which must show downgrades.
+
+With --app, the scenario of issue 28: PROCESSES workers all run the application's connection
+code ("app" in worker.py: set WAL, fall back to DELETE when that fails with a marker error),
+APP_EIO_WORKERS of them with a transient "disk I/O error" in place of the WAL pragma for
+APP_EIO_FRACTION of their connections; one worker SIGKILLed every 0.2 to 1 s. Three runs of
+SECONDS each: without walguard (which must show a fallback reaching DELETE or a header not
+2,2; a short run that shows none is run again, at most 5 times), with WALGUARD_POLICY=enforce (every fallback refused) and with keep (every fallback
+answered "wal"); each guarded run must have zero downgrades, every header sample 2,2,
+integrity_check ok and every logged id present.
 """
+import collections
 import os
 import random
 import signal
@@ -34,6 +44,8 @@ LIB = os.path.join(ROOT, "libwalguard")
 HOLD = os.path.join(ROOT, "walguard-hold")
 PROCESSES = 4
 ROLES = ["wal", "fallback", "wal", "attach-fallback"]
+APP_EIO_WORKERS = 2
+APP_EIO_FRACTION = 0.3
 
 
 def header(path):
@@ -54,7 +66,7 @@ def start_holder(db, work):
     raise SystemExit("walguard-hold did not hold the database: " + open(log.name).read())
 
 
-def run(seconds, libs, seed, hold=False):
+def run(seconds, libs, seed, hold=False, roles=ROLES, options=None, kill_every=(0.1, 0.5)):
     rng = random.Random(seed)
     work = tempfile.mkdtemp(prefix="walguard-stress.")
     db = os.path.join(work, "app.db")
@@ -71,12 +83,12 @@ def run(seconds, libs, seed, hold=False):
 
     def start(i):
         return subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "stress", "worker.py"), db, logs[i], libs[i],
-                                 ROLES[i], str(i + 1)], stderr=subprocess.DEVNULL)
+                                 roles[i], str(i + 1)] + (options[i] if options else []), stderr=subprocess.DEVNULL)
 
     workers = [start(i) for i in range(PROCESSES)]
     samples, bad_samples, kills = 0, [], 0
     deadline = time.monotonic() + seconds
-    next_kill = time.monotonic() + rng.uniform(0.1, 0.5)
+    next_kill = time.monotonic() + rng.uniform(*kill_every)
     while time.monotonic() < deadline:
         h = header(db)
         samples += 1
@@ -88,7 +100,7 @@ def run(seconds, libs, seed, hold=False):
             workers[i].wait()
             kills += 1
             workers[i] = start(i)
-            next_kill = time.monotonic() + rng.uniform(0.1, 0.5)
+            next_kill = time.monotonic() + rng.uniform(*kill_every)
         time.sleep(0.003)
     for w in workers:
         w.send_signal(signal.SIGKILL)
@@ -122,14 +134,67 @@ def run(seconds, libs, seed, hold=False):
     return {
         "samples": samples, "bad_samples": bad_samples, "kills": kills, "logged": len(logged),
         "missing": len(logged - present), "integrity": [r[0] for r in integrity][:3],
-        "downgrades": sum(1 for e in events if e in ("pragma delete", "attached delete")),
+        "downgrades": sum(1 for e in events if e in ("pragma delete", "attached delete", "fallback delete")),
         "attached_downgrades": sum(1 for e in events if e == "attached delete"),
         "refused": sum(1 for e in events if e == "refused"),
         "refused_at_header": sum(1 for e in events if e == "refused at the header"),
         "locked": sum(1 for e in events if e == "error database is locked"),
         "hold_log": hold_lines,
         "header_at_end": header(db), "work": work,
+        "injected": sum(1 for e in events if e == "injected disk I/O error"),
+        "fallbacks": collections.Counter(e[len("fallback "):] for e in events if e.startswith("fallback ")),
+        "failed_commands": collections.Counter(e[len("command failed "):] for e in events if e.startswith("command failed ")),
     }
+
+
+def describe(counter):
+    return ", ".join(f"{n:,} {what}" for what, n in counter.most_common()) or "none"
+
+
+def main_app(seconds):
+    roles = ["app"] * PROCESSES
+    options = [["--eio", str(APP_EIO_FRACTION)] if i < APP_EIO_WORKERS else [] for i in range(PROCESSES)]
+    failures = []
+    print(f"{PROCESSES} processes running the application's connection code, {APP_EIO_WORKERS} of them with a "
+          f"transient disk I/O error on the WAL pragma for {APP_EIO_FRACTION:.0%} of their connections, "
+          f"one SIGKILLed every 0.2 to 1 s, header sampled every 3 ms, {seconds:.0f}s per run")
+    for name, libs, policy in (("without walguard", ["none"] * PROCESSES, None), ("enforce", [LIB] * PROCESSES, "enforce"),
+                               ("keep", [LIB] * PROCESSES, "keep")):
+        opts = [o + (["--policy", policy] if policy else []) for o in options]
+        for attempt in range(1, 6 if policy is None else 2):
+            r = run(seconds, libs, seed=2 + attempt, roles=roles, options=opts, kill_every=(0.2, 1.0))
+            if policy or r["downgrades"] or r["bad_samples"]:
+                break
+            # A fallback reaches DELETE only when its process is alone with the file: a short
+            # run may see none. Run again (a fresh database), at most 5 runs in all.
+            print(f"{name}: no fallback reached DELETE in run {attempt} of at most 5, running again")
+        attempted = sum(r["fallbacks"].values())
+        print(f"{name}: {r['kills']} SIGKILLs; commits acknowledged / found: {r['logged']:,} / {r['logged'] - r['missing']:,}; "
+              f"injected disk I/O errors {r['injected']:,}; fallbacks attempted {attempted:,}: {describe(r['fallbacks'])}; "
+              f"header samples not 2,2: {len(r['bad_samples']):,} of {r['samples']:,}; "
+              f"commands failed: {sum(r['failed_commands'].values()):,} ({describe(r['failed_commands'])}); "
+              f"integrity_check {r['integrity']}")
+        if policy is None:
+            if r["downgrades"] == 0 and not r["bad_samples"]:
+                failures.append("the control showed no fallback reaching DELETE: the test cannot tell a guard from none")
+            continue
+        if r["downgrades"] or r["bad_samples"] or r["header_at_end"] != (2, 2):
+            failures.append(f"{policy}: a downgrade got through walguard")
+        if r["integrity"] != ["ok"]:
+            failures.append(f"{policy}: integrity_check {r['integrity']}")
+        if r["missing"]:
+            failures.append(f"{policy}: {r['missing']} committed ids missing")
+        if attempted == 0 or r["logged"] == 0:
+            failures.append(f"{policy}: the run exercised nothing (no fallback attempted, or no commit)")
+        expected = "refused" if policy == "enforce" else "wal"
+        if set(r["fallbacks"]) - {expected}:
+            failures.append(f"{policy}: every fallback should be answered '{expected}': {describe(r['fallbacks'])}")
+        if policy == "keep" and any(what.startswith("walguard") for what in r["failed_commands"]):
+            failures.append(f"keep: a command failed on walguard: {describe(r['failed_commands'])}")
+    for f in failures:
+        print("FAIL:", f)
+    print(f"stress --app: {'1 passed, 0 failed' if not failures else '0 passed, 1 failed'}")
+    sys.exit(1 if failures else 0)
 
 
 def main_hold(seconds, control_seconds):
@@ -169,6 +234,8 @@ def main():
     control_seconds = float(sys.argv[sys.argv.index("--control-seconds") + 1]) if "--control-seconds" in sys.argv else seconds
     if "--hold" in sys.argv:
         main_hold(seconds, control_seconds)
+    if "--app" in sys.argv:
+        main_app(seconds)
     guarded = run(seconds, [LIB] * PROCESSES, seed=1)
     print(f"with walguard: {PROCESSES} processes for {seconds:.0f}s, {guarded['kills']} SIGKILLs, "
           f"{guarded['logged']} commits logged and verified ({guarded['missing']} missing), "

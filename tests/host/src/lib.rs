@@ -19,12 +19,26 @@ pub fn lib_path() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join("libwalguard.so"))
 }
 
+/// The VFS name of an unguarded connection in the test process: a copy of the default VFS
+/// (unix, or "faulty") registered under this name before walguard loads. walguard answers to
+/// the default VFS's own names (`unix`, `unix-excl`, ...), so after the load no connection can
+/// reach the bare VFS under those: a test that needs an unguarded sibling in-process uses this.
+pub const PLAIN: &str = "plain";
+
 /// Load walguard into this process's SQLite, once. Every connection opened afterwards
-/// goes through it.
+/// goes through it, but those opened through [`PLAIN`].
 pub fn load_walguard() {
     static LOADED: OnceLock<()> = OnceLock::new();
     LOADED.get_or_init(|| {
         log_lines(); // SQLITE_CONFIG_LOG must come before SQLite initialises
+        // SAFETY: a registered VFS copied into a leaked, process-lifetime structure.
+        unsafe {
+            let base = ffi::sqlite3_vfs_find(std::ptr::null());
+            let mut plain = *base;
+            plain.zName = c"plain".as_ptr();
+            plain.pNext = std::ptr::null_mut();
+            assert_eq!(ffi::sqlite3_vfs_register(Box::leak(Box::new(plain)), 0), ffi::SQLITE_OK);
+        }
         let path = lib_path();
         assert!(path.exists(), "{} is missing: run `make` first", path.display());
         let conn = Connection::open_in_memory().unwrap();
@@ -36,12 +50,21 @@ pub fn load_walguard() {
     });
 }
 
+/// Load walguard into `conn` too: loaded already in this process, it adopts `conn`'s files.
+pub fn load_into(conn: &Connection) {
+    // SAFETY: our own extension, built from this repository.
+    unsafe {
+        conn.load_extension_enable().unwrap();
+        conn.load_extension(lib_path(), None::<&str>).unwrap();
+    }
+}
+
 /// Open a connection the way an application would (read-write, create, URI filenames).
 pub fn open(path: &Path) -> Connection {
     Connection::open_with_flags(path, OpenFlags::default()).unwrap()
 }
 
-/// Open through a VFS by name, bypassing the default (e.g. "unix": no walguard).
+/// Open through a VFS by name, bypassing the default (e.g. [`PLAIN`]: no walguard).
 pub fn open_with_vfs(path: &Path, vfs: &str) -> Connection {
     Connection::open_with_flags_and_vfs(path, OpenFlags::default(), vfs).unwrap()
 }

@@ -1,17 +1,9 @@
 //! The connection that loads walguard: its already-open files are guarded from the load on.
-//! Connections here are opened through the unix VFS by name, so their files exist before
-//! (and outside) walguard, as in a process that connects first and loads second.
+//! Connections here are opened through the unguarded copy of the VFS ([`PLAIN`]), so their
+//! files exist outside walguard, as in a process that connects first and loads second.
 
 use rusqlite::Connection;
 use walguard_host_tests::*;
-
-fn load_into(conn: &Connection) {
-    // SAFETY: our own extension.
-    unsafe {
-        conn.load_extension_enable().unwrap();
-        conn.load_extension(lib_path(), None::<&str>).unwrap();
-    }
-}
 
 fn walguard_pragma(conn: &Connection, schema: &str) -> Option<String> {
     conn.query_row(&format!("PRAGMA {schema}.walguard"), [], |r| r.get(0)).ok()
@@ -23,14 +15,14 @@ fn open_files_of_the_loading_connection_are_guarded() {
     let dir = tempfile::tempdir().unwrap();
     let main = wal_db(dir.path(), "main.db", 30);
     let aux = wal_db(dir.path(), "aux.db", 20);
-    let conn = open_with_vfs(&main, "unix");
+    let conn = open_with_vfs(&main, PLAIN);
     conn.execute("ATTACH ?1 AS aux", [aux.to_str().unwrap()]).unwrap();
     assert_eq!(walguard_pragma(&conn, "main"), None, "not guarded before the load");
-    assert_eq!(vfs_name(&conn, "main").as_deref(), Some("unix"));
+    assert_eq!(vfs_name(&conn, "main").as_deref(), Some(PLAIN));
 
     load_into(&conn);
-    assert_eq!(vfs_name(&conn, "main").as_deref(), Some("walguard/unix"));
-    assert_eq!(vfs_name(&conn, "aux").as_deref(), Some("walguard/unix"));
+    assert_eq!(vfs_name(&conn, "main").as_deref(), Some("walguard/plain"));
+    assert_eq!(vfs_name(&conn, "aux").as_deref(), Some("walguard/plain"));
     assert_eq!(walguard_pragma(&conn, "main").as_deref(), Some("enforce"));
     assert_eq!(walguard_pragma(&conn, "aux").as_deref(), Some("enforce"));
     assert!(!logged(&format!("guarding schema aux, opened before the load, policy enforce: '{}'", aux.display())).is_empty());
@@ -46,7 +38,7 @@ fn open_files_of_the_loading_connection_are_guarded() {
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA aux.wal_checkpoint(RESTART);").unwrap();
     assert_eq!(contents(&conn), intact(40));
     drop(conn); // closes both adopted files: the original methods are put back and closed
-    let reopened = open_with_vfs(&main, "unix");
+    let reopened = open_with_vfs(&main, PLAIN);
     assert_eq!(contents(&reopened), intact(40));
     assert_eq!((header(&main), header(&aux)), (WAL, WAL));
 }
@@ -56,7 +48,7 @@ fn loading_mid_transaction_and_with_a_read_in_progress() {
     load_walguard();
     let dir = tempfile::tempdir().unwrap();
     let path = wal_db(dir.path(), "app.db", 50);
-    let conn = open_with_vfs(&path, "unix");
+    let conn = open_with_vfs(&path, PLAIN);
     conn.execute_batch("BEGIN; INSERT INTO t VALUES(51, 'in the transaction');").unwrap();
     {
         // A read statement holds the WAL read lock while the methods are swapped.
@@ -78,7 +70,7 @@ fn a_write_transaction_in_progress_when_loaded_rolls_back() {
     load_walguard();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rb.db");
-    let conn = open_with_vfs(&path, "unix");
+    let conn = open_with_vfs(&path, PLAIN);
     conn.execute_batch("PRAGMA cache_size=2; CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
     insert_rows(&conn, 1, 100);
     // A write transaction spills pages to the file (tiny cache), then walguard is loaded,
@@ -95,10 +87,10 @@ fn loading_twice_never_wraps_twice() {
     load_walguard();
     let dir = tempfile::tempdir().unwrap();
     let path = wal_db(dir.path(), "app.db", 5);
-    let conn = open_with_vfs(&path, "unix");
+    let conn = open_with_vfs(&path, PLAIN);
     load_into(&conn);
     load_into(&conn);
-    assert_eq!(vfs_name(&conn, "main").as_deref(), Some("walguard/unix"));
+    assert_eq!(vfs_name(&conn, "main").as_deref(), Some("walguard/plain"));
     let guarded = open(&path); // a connection opened after the load: already a walguard file
     load_into(&guarded);
     assert_eq!(vfs_name(&guarded, "main").as_deref(), Some("walguard/unix"));

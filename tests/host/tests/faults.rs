@@ -3,7 +3,7 @@
 //! code (an I/O error, SQLITE_BUSY, SQLITE_FULL), transient and persistent, and every step
 //! of an ordinary WAL workload:
 //! - the application sees exactly the error code it sees without walguard (the same fault
-//!   at the same step, through "faulty" by name), and the same rows afterwards;
+//!   at the same step, through the unguarded copy of "faulty", `PLAIN`), and the same rows afterwards;
 //! - after the fault clears, the database is WAL, intact and usable;
 //! - a downgrade attempted under the fault never goes through.
 
@@ -70,7 +70,7 @@ struct Outcome {
 
 fn base_db(dir: &Path) -> PathBuf {
     let path = dir.join("base.db");
-    let conn = open_with_vfs(&path, "faulty");
+    let conn = open_with_vfs(&path, PLAIN);
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).unwrap();
     conn.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
     insert_rows(&conn, 1, 50);
@@ -112,7 +112,7 @@ fn errors_below_walguard_reach_the_application_unchanged() {
     for fault in faults() {
         for (at, step) in STEPS.iter().enumerate() {
             let started = std::time::Instant::now();
-            let bare = run(&base, "faulty", fault, at);
+            let bare = run(&base, PLAIN, fault, at);
             let guarded = run(&base, "walguard", fault, at);
             assert_eq!(guarded, bare, "{fault:?} around {step:?}");
             runs += 1;

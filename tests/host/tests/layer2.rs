@@ -13,7 +13,7 @@ use walguard_host_tests::*;
 
 fn rollback_db(dir: &Path, name: &str, rows: i64) -> PathBuf {
     let path = dir.join(name);
-    let conn = open_with_vfs(&path, "unix");
+    let conn = open_with_vfs(&path, PLAIN);
     conn.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
     insert_rows(&conn, 1, rows);
     path
@@ -63,7 +63,7 @@ impl Sibling {
 
     fn spawn(kind: usize, path: &Path) -> Sibling {
         match kind {
-            0 => Sibling::Unguarded(open_with_vfs(path, "unix")),
+            0 => Sibling::Unguarded(open_with_vfs(path, PLAIN)),
             1 => Sibling::Guarded(open(path)),
             _ => {
                 let mut child = Command::new("sqlite3")
@@ -133,7 +133,7 @@ fn attached_twice_page1_served_from_the_wal() {
     conn.execute_batch("INSERT INTO a1.t(pad) VALUES('after')").unwrap();
     assert_eq!(journal_mode(&conn, "a1"), "wal", "the connection goes on in WAL");
     drop(conn);
-    let check = open_with_vfs(&x, "unix");
+    let check = open_with_vfs(&x, PLAIN);
     assert_eq!(check.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), 11);
     assert_eq!(journal_mode(&check, "main"), "wal");
 }
@@ -224,11 +224,11 @@ fn adoption_inside_a_write_transaction_then_rollback() {
         let dir = tempfile::tempdir().unwrap();
         let x = wal_db(dir.path(), "x.db", 10);
         let (conn, schema) = if attached {
-            let conn = open_with_vfs(&rollback_db(dir.path(), "main.db", 1), "unix");
+            let conn = open_with_vfs(&rollback_db(dir.path(), "main.db", 1), PLAIN);
             conn.execute("ATTACH ?1 AS aux", [x.to_str().unwrap()]).unwrap();
             (conn, "aux")
         } else {
-            (open_with_vfs(&x, "unix"), "main")
+            (open_with_vfs(&x, PLAIN), "main")
         };
         conn.execute_batch(&format!("BEGIN; INSERT INTO {schema}.t(pad) VALUES('in the transaction');")).unwrap();
         // SAFETY: our own extension.
@@ -250,27 +250,27 @@ fn adoption_inside_a_write_transaction_then_rollback() {
 }
 
 /// Finding 6: a file opened before the load with a `walguard=` value that is not a policy is
-/// guarded under the default policy (a new open of it fails; this one is open already).
+/// guarded under the default policy, and so is a new open of it (issue 23: a typo never
+/// unguards a file, nor fails its open).
 #[test]
 fn an_invalid_policy_on_an_adopted_file_gets_the_default() {
     load_walguard();
     let dir = tempfile::tempdir().unwrap();
     let x = wal_db(dir.path(), "x.db", 10);
     let uri = format!("file:{}?walguard=bogus", x.display());
-    let conn = Connection::open_with_flags_and_vfs(&uri, rusqlite::OpenFlags::default(), "unix").unwrap();
-    // SAFETY: our own extension.
-    unsafe {
-        conn.load_extension_enable().unwrap();
-        conn.load_extension(lib_path(), None::<&str>).unwrap();
-    }
+    let conn = Connection::open_with_flags_and_vfs(&uri, rusqlite::OpenFlags::default(), PLAIN).unwrap();
+    load_into(&conn);
     assert_eq!(conn.query_row("PRAGMA walguard", [], |r| r.get::<_, String>(0)).unwrap(), "enforce");
     let lines = logged("invalid value 'bogus' for URI parameter walguard");
-    assert!(lines.iter().any(|l| l.ends_with("guarding it under the default policy")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.ends_with(&format!("guarding '{}' under the default policy, enforce", x.display()))), "{lines:?}");
     let err = conn.execute_batch("PRAGMA journal_mode=DELETE").unwrap_err();
     assert!(err.to_string().starts_with("walguard: refused journal_mode=DELETE"), "{err}");
     assert_eq!(header(&x), WAL);
-    // A new open with the same value fails closed.
-    assert!(Connection::open_with_flags(&uri, rusqlite::OpenFlags::default()).and_then(|c| c.execute_batch("SELECT 1 FROM t")).is_err());
+    // A new open with the same value: guarded under the default policy too.
+    let again = Connection::open_with_flags(&uri, rusqlite::OpenFlags::default()).unwrap();
+    assert_eq!(again.query_row("PRAGMA walguard", [], |r| r.get::<_, String>(0)).unwrap(), "enforce");
+    assert!(again.execute_batch("PRAGMA journal_mode=DELETE").is_err());
+    assert_eq!(header(&x), WAL);
 }
 
 /// Page 1 as it is now, with bytes 18 and 19 set to `version`.
@@ -302,7 +302,7 @@ fn a_page1_frame_leaving_wal_is_refused_at_the_wal() {
         assert_eq!(contents(&conn), intact(10));
         insert_rows(&conn, 11, 20);
         drop(conn);
-        let check = open_with_vfs(&x, "unix");
+        let check = open_with_vfs(&x, PLAIN);
         assert_eq!(journal_mode(&check, "main"), "wal");
         assert_eq!(contents(&check), intact(20));
     }
@@ -317,7 +317,7 @@ fn a_poisoned_wal_is_refused_reported_and_vacuum_mends_it() {
     for version in [1u8, 0] {
         let dir = tempfile::tempdir().unwrap();
         let x = wal_db(dir.path(), "x.db", 10);
-        let unguarded = open_with_vfs(&x, "unix");
+        let unguarded = open_with_vfs(&x, PLAIN);
         unguarded.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
         let page = page1_with_version(&unguarded, version);
         unguarded.execute("UPDATE sqlite_dbpage SET data=?1 WHERE pgno=1", [&page]).unwrap();
@@ -346,7 +346,7 @@ fn a_poisoned_wal_is_refused_reported_and_vacuum_mends_it() {
         insert_rows(&conn, 11, 20);
         assert_eq!(contents(&conn), intact(20));
         drop(conn);
-        let check = open_with_vfs(&x, "unix");
+        let check = open_with_vfs(&x, PLAIN);
         assert_eq!(journal_mode(&check, "main"), "wal");
         assert_eq!(contents(&check), intact(20));
     }

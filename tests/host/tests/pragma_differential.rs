@@ -59,7 +59,7 @@ const VALUES: [Option<&str>; 8] =
 fn make(dir: &Path, file: File) -> PathBuf {
     let path = dir.join("db.sqlite");
     if file != File::New {
-        let conn = open_with_vfs(&path, "unix");
+        let conn = open_with_vfs(&path, walguard_host_tests::PLAIN);
         if file == File::Wal {
             conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).unwrap();
         }
@@ -117,7 +117,7 @@ fn journal_mode_in_every_state_against_plain_sqlite() {
     for file in [File::New, File::Rollback, File::Wal] {
         for state in STATES {
             for value in VALUES {
-                let plain = run(file, state, value, "unix");
+                let plain = run(file, state, value, walguard_host_tests::PLAIN);
                 let guarded = run(file, state, value, "walguard");
                 let left_wal = file == File::Wal && plain.header != Some(WAL);
                 let case = format!("{file:?} file, {}, journal_mode={value:?}", state.name);

@@ -28,7 +28,7 @@ fn sqlite_resolution(persist: &Connection, truncate: &Connection, value: &str) -
 }
 
 fn unguarded_db(path: &Path, mode: &str) -> Connection {
-    let conn = open_with_vfs(path, "unix");
+    let conn = open_with_vfs(path, PLAIN);
     conn.execute_batch("CREATE TABLE IF NOT EXISTS t(x)").unwrap();
     conn.query_row(&format!("PRAGMA journal_mode={mode}"), [], |_| Ok(())).unwrap();
     conn

@@ -30,14 +30,19 @@ fn the_stack_is_walguard_over_the_fault_vfs() {
     let (_serial, dir) = fault_session();
     let conn = open(&dir.path().join("a.db"));
     assert_eq!(vfs_name(&conn, "main").as_deref(), Some("walguard/unix"));
-    // SAFETY: a plain lookup.
-    let default = unsafe { std::ffi::CStr::from_ptr((*rusqlite::ffi::sqlite3_vfs_find(std::ptr::null())).zName) };
-    assert_eq!(default.to_str().unwrap(), "walguard");
-    // SAFETY: a plain lookup.
-    let below = unsafe { (*rusqlite::ffi::sqlite3_vfs_find(std::ptr::null())).pAppData };
-    // SAFETY: walguard keeps its lower VFS in pAppData.
-    let below = unsafe { std::ffi::CStr::from_ptr((*below.cast::<rusqlite::ffi::sqlite3_vfs>()).zName) };
-    assert_eq!(below.to_str().unwrap(), "faulty");
+    // walguard answers to the name of the VFS it wraps: the default is walguard, named "faulty",
+    // over the VFS "faulty" (found by name, it is walguard's too).
+    // SAFETY: plain lookups; walguard keeps its lower VFS in pAppData.
+    unsafe {
+        let default = rusqlite::ffi::sqlite3_vfs_find(std::ptr::null());
+        assert_eq!(default, rusqlite::ffi::sqlite3_vfs_find(c"faulty".as_ptr()));
+        assert_eq!(std::ffi::CStr::from_ptr((*default).zName).to_str().unwrap(), "faulty");
+        let below = (*default).pAppData.cast::<rusqlite::ffi::sqlite3_vfs>();
+        assert_ne!(below, default);
+        assert_eq!(std::ffi::CStr::from_ptr((*below).zName).to_str().unwrap(), "faulty");
+        let alias = rusqlite::ffi::sqlite3_vfs_find(c"walguard".as_ptr());
+        assert_eq!((*alias).pAppData.cast::<rusqlite::ffi::sqlite3_vfs>(), below);
+    }
 }
 
 #[test]
@@ -152,7 +157,7 @@ fn recovering_an_interrupted_conversion_grants_no_later_downgrade() {
 fn a_failed_switch_to_wal_from_memory_mode_ends_as_without_walguard() {
     let (_serial, dir) = fault_session();
     let mut outcomes = Vec::new();
-    for vfs in ["walguard", "faulty"] {
+    for vfs in ["walguard", PLAIN] {
         let db = dir.path().join(format!("memory-{vfs}.db"));
         rollback_db(&db, 20);
         let conn = open_with_vfs(&db, vfs);
@@ -177,7 +182,7 @@ fn a_failed_backup_into_a_memory_journal_database_rolls_back() {
     let (_serial, dir) = fault_session();
     let source = wal_db(dir.path(), "source.db", 300);
     let mut outcomes = Vec::new();
-    for vfs in ["walguard", "faulty"] {
+    for vfs in ["walguard", PLAIN] {
         let db = dir.path().join(format!("dest-{vfs}.db"));
         rollback_db(&db, 50);
         let mut dest = open_with_vfs(&db, vfs);

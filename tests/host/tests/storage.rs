@@ -27,8 +27,8 @@ fn walguard_is_the_default_vfs_and_loading_twice_is_a_no_op() {
     let again = open(&dir.path().join("b.db"));
     assert_eq!(vfs_name(&again, "main").as_deref(), Some("walguard/unix"), "still one walguard layer");
     // A connection that asks for the unix VFS by name is not guarded.
-    let bypass = open_with_vfs(&dir.path().join("c.db"), "unix");
-    assert_eq!(vfs_name(&bypass, "main").as_deref(), Some("unix"));
+    let bypass = open_with_vfs(&dir.path().join("c.db"), PLAIN);
+    assert_eq!(vfs_name(&bypass, "main").as_deref(), Some(PLAIN));
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn a_connection_that_never_loaded_walguard_shares_the_wal() {
     let dir = setup();
     let path = wal_db(dir.path(), "shared.db", 10);
     let guarded = open(&path);
-    let plain = open_with_vfs(&path, "unix");
+    let plain = open_with_vfs(&path, PLAIN);
     for round in 0..20 {
         let base = 10 + round * 20;
         insert_rows(&guarded, base + 1, base + 10);
@@ -271,7 +271,7 @@ fn a_switch_by_another_connection_is_seen() {
     assert_eq!(header(&aux), ROLLBACK);
 
     // Another process, without walguard, switches aux to WAL and writes.
-    let other = open_with_vfs(&aux, "unix");
+    let other = open_with_vfs(&aux, PLAIN);
     assert_eq!(other.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
     insert_rows(&other, 12, 20);
     drop(other);
@@ -296,7 +296,7 @@ fn a_switch_by_another_connection_is_seen() {
     let conn = open(&path);
     conn.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY, pad TEXT)").unwrap();
     insert_rows(&conn, 1, 30);
-    let other = open_with_vfs(&path, "unix");
+    let other = open_with_vfs(&path, PLAIN);
     other.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).unwrap();
     drop(other);
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_RESET_DATABASE, true).unwrap();
