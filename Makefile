@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold test-log dist install uninstall readme memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold test-log dist install uninstall memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean release test-release docs-clients
 
 all: build
 
@@ -152,6 +152,20 @@ test-dist: dist deps-test
 	scripts/ensure-clients.sh
 	tests/packages/test-dist.sh
 
+# The release (issue 25): archives, wheels, the npm package and .debs for x86_64 and aarch64
+# Linux, linked against glibc 2.17 by zig through cargo-zigbuild (installed into .deps/release
+# when missing), with SHA256SUMS, into release/. 11 min from a clean clone on 2 busy cores,
+# about 1 once built.
+release: deps
+	scripts/release.sh
+
+# Every release artifact checked as a user gets it: glibc floor, the aarch64 binaries under
+# qemu-user with Debian's arm64 sqlite3 and python3, the wheels and the npm package installed
+# from the files, the amd64 .deb installed and removed (see tests/release/test.sh). About 1 min.
+test-release: release deps-test
+	scripts/ensure-clients.sh
+	tests/release/test.sh
+
 # walguard-hold against clients that never load walguard: every rollback mode refused,
 # checkpoints, exclusive locking, SIGKILL, replaced files, --ensure-wal, the unit file, and
 # the seed story with half the workers unguarded (3 s, and its control without the holder);
@@ -168,8 +182,9 @@ test-hold: build deps-test
 bench-hold: build deps-test
 	/usr/bin/python3 tests/hold/bench_hold.py
 
-# The README's client snippets, run by each client, and the README kept equal to them.
-# `readme` runs the clients without the README check, so it can bring a stale README up to date.
+# The docs' client snippets (docs/*.md, and the README's first refusal), run by each client,
+# and the pages kept equal to the files run and what they print (scripts/docs-clients.py).
+# `docs-clients` runs the clients without the check, then rewrites the pages' generated blocks.
 clients-run: build deps-test
 	scripts/ensure-clients.sh
 	$(CARGO) build -q -p walguard-host-tests --examples
@@ -177,10 +192,10 @@ clients-run: build deps-test
 	tests/clients/run.sh | tee build/clients.out
 
 test-clients: clients-run
-	scripts/readme-clients.py --check build/clients.out
+	scripts/docs-clients.py --check build/clients.out
 
-readme: clients-run
-	scripts/readme-clients.py --write build/clients.out
+docs-clients: clients-run
+	scripts/docs-clients.py --write build/clients.out
 
 # valgrind memcheck over the shell scripts and the Rust host tests (about a minute).
 memcheck: build deps-test
@@ -254,4 +269,4 @@ soak: build deps-test
 
 clean:
 	$(CARGO) clean
-	rm -rf $(LIB) libwalguard_preload.so walguard-hold build dist
+	rm -rf $(LIB) libwalguard_preload.so walguard-hold build dist release

@@ -27,6 +27,7 @@ case "${1:-build}" in
   clients) want+=(golang-go golang-github-mattn-go-sqlite3-dev default-jdk-headless libxerial-sqlite-jdbc-java
     php-cli php-sqlite3 ruby ruby-sqlite3 libdbd-sqlite3-perl) ;;
   dpkg-dev) want+=(dpkg-dev) ;;
+  qemu-user) want+=(qemu-user-static) ;;
   fuse) want+=(bindfs) ;;
   peers) want+=(python3 python3-venv libsqlite3-mod-spatialite) ;;
   sqlite-build) want+=(tcl-dev build-essential valgrind) ;;

@@ -1,10 +1,24 @@
 "use strict";
 // walguard for Node: load the SQLite extension that refuses WAL -> rollback downgrades.
+//
+// One package carries the library of every platform it supports, lib/<platform>-<arch>/
+// (linux-x64 and linux-arm64 in a release), and picks the one of this process. Not one
+// package per platform (optionalDependencies, as sqlite-vec does): each library is a few
+// hundred kB, and a single package installs from its tarball alone, offline, and from a
+// lockfile written on another architecture, where npm's optional dependencies are known to
+// go missing.
+const fs = require("fs");
 const path = require("path");
 
-/** The path of the libwalguard shared library shipped in this package. */
+/** The path of the libwalguard shared library for this platform and architecture. */
 function getLoadablePath() {
-  return path.join(__dirname, "lib", "libwalguard.so");
+  const dir = `${process.platform}-${process.arch}`;
+  const file = path.join(__dirname, "lib", dir, "libwalguard.so");
+  if (!fs.existsSync(file)) {
+    const shipped = fs.existsSync(path.join(__dirname, "lib")) ? fs.readdirSync(path.join(__dirname, "lib")) : [];
+    throw new Error(`walguard: no library for ${dir} in this package (it has: ${shipped.join(", ") || "none"})`);
+  }
+  return file;
 }
 
 /**

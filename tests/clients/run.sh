@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the README's client snippets (the files in this folder, and
-# tests/host/examples/readme.rs for Rust), each in a fresh directory holding
-# libwalguard.so and app.db, a WAL database with t = 1, 2, 3. For each client:
+# Runs the client snippets of the docs (the files in this folder, and
+# tests/host/examples/readme.rs for Rust; quickstart.sh is the README's first refusal), each
+# in a fresh directory holding libwalguard.so and app.db, a WAL database with t = 1, 2, 3. For each client:
 #   - stdout, "--- stderr ---", stderr must equal expected/NAME.txt ($DIR for the directory);
 #   - afterwards the header is still 2,2, t has 4 rows and integrity_check is ok.
 # Prints a table row per client: name, SQLite version, result; and a count.
@@ -14,6 +14,8 @@ root=$(dirname "$(dirname "$here")")
 deps=$root/.deps
 
 declare -A command version
+command[quickstart]="bash $here/quickstart.sh"
+version[quickstart]="sqlite3 :memory: 'select sqlite_version()'"
 command[shell]="bash $here/shell.sh"
 version[shell]="sqlite3 :memory: 'select sqlite_version()'"
 command[python]="/usr/bin/python3 $here/python_stdlib.py"
@@ -45,7 +47,7 @@ command[perl]="perl $here/perl.pl"
 version[perl]="perl -MDBI -e 'print DBI->connect(\"dbi:SQLite:dbname=:memory:\")->selectrow_array(\"select sqlite_version()\"), qq(\n)'"
 
 clients=("$@")
-[ ${#clients[@]} -eq 0 ] && clients=(shell python apsw node rust tcl go java php php_pdo ruby perl)
+[ ${#clients[@]} -eq 0 ] && clients=(quickstart shell python apsw node rust tcl go java php php_pdo ruby perl)
 pass=0 fail=0
 for name in "${clients[@]}"; do
   dir=$(mktemp -d /tmp/walguard-client.XXXXXX)

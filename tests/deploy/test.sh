@@ -194,7 +194,8 @@ else
   echo "skip LD_PRELOAD into a python3 that cannot load extensions: .deps/venv's, $base, can"
 fi
 
-mkdir -p "$work/npm/lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$work/npm/lib/"
+npm_lib=$work/npm/lib/linux-$(node -p process.arch) # the package's layout (packages/npm/index.js)
+mkdir -p "$npm_lib" && cp "$root"/packages/npm/*.js "$work/npm/" && cp "$lib/libwalguard.so" "$npm_lib/"
 guarded "node --require register: better-sqlite3" env NODE_PATH="$root/.deps/node/node_modules" node --require "$work/npm/register.js" "$apps/app.js"
 
 guarded "LD_PRELOAD: sqlite3 shell, a WAL database ATTACHed by the first connection" "${preload[@]}" bash "$apps/attach.sh"

@@ -9,6 +9,7 @@ loading) and with APSW.
 """
 import os
 
+# Written from Cargo.toml's workspace version into the wheel by packages/build_wheel.py.
 __version__ = "0.1.0"
 
 
