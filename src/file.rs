@@ -21,9 +21,8 @@ use std::sync::Mutex;
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
-use walguard_core::checkpoint::{FCNTL_CKPT_DONE, FCNTL_CKPT_START};
+use walguard_core::file_control::FileControl;
 use walguard_core::wal_reset::SHM_UNLOCK;
-use walguard_core::write_guard::FCNTL_COMMIT_PHASETWO;
 use walguard_core::{FileGuard, Policy, settings};
 
 use crate::config;
@@ -526,14 +525,9 @@ unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        match op {
-            ffi::SQLITE_FCNTL_PRAGMA
-            | ffi::SQLITE_FCNTL_VFSNAME
-            | FCNTL_CKPT_START
-            | FCNTL_CKPT_DONE
-            | FCNTL_COMMIT_PHASETWO
-            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(g, op, arg),
-            _ => g.file_control(op, arg), // the hot path: a tail call
+        match FileControl::of(op) {
+            FileControl::Forward => g.file_control(op, arg), // the hot path: a tail call
+            control => intercepted_file_control(g, control, op, arg),
         }
     }
 }
@@ -543,18 +537,19 @@ unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c
 /// # Safety
 /// As [`file_control`].
 #[inline(never)]
-unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -> c_int {
+unsafe fn intercepted_file_control(g: &mut Guard, control: FileControl, op: c_int, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
-        match op {
-            ffi::SQLITE_FCNTL_PRAGMA => {
+        match control {
+            FileControl::Pragma => {
                 if let Some(rc) = g.pragma(arg.cast()) {
                     return rc;
                 }
             }
-            ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
-            FCNTL_CKPT_START | FCNTL_CKPT_DONE | FCNTL_COMMIT_PHASETWO => g.file_control_event(op),
-            _ => g.used_by(Connection::Slot(arg.cast_const().cast())),
+            FileControl::VfsName => return g.vfs_name(arg.cast()),
+            FileControl::StateEvent => g.file_control_event(op),
+            FileControl::ConnectionSlot => g.used_by(Connection::Slot(arg.cast_const().cast())),
+            FileControl::Forward => {}
         }
         g.file_control(op, arg)
     }
