@@ -21,9 +21,8 @@ use std::sync::Mutex;
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
-use walguard_core::checkpoint::{FCNTL_CKPT_DONE, FCNTL_CKPT_START};
+use walguard_core::file_control::FileControl;
 use walguard_core::wal_reset::SHM_UNLOCK;
-use walguard_core::write_guard::FCNTL_COMMIT_PHASETWO;
 use walguard_core::{FileGuard, Policy, settings};
 
 use crate::config;
@@ -142,8 +141,11 @@ unsafe fn libc_strlen(s: *const c_char) -> usize {
 /// The guard of the database whose `companion` SQLite is opening under `name`: the database
 /// whose journal name SQLite keeps at `name` (or, for its WAL, just before: the journal's name
 /// then the WAL's), and whose name is `name` without its suffix. See [`journal_name_address`].
-pub fn guard_of(name: *const c_char, companion: Companion) -> Option<*mut Guard> {
-    // SAFETY: SQLite passes the name as a NUL-terminated string.
+///
+/// # Safety
+/// `name` is NUL-terminated (SQLite's, or a caller's copy).
+pub unsafe fn guard_of(name: *const c_char, companion: Companion) -> Option<*mut Guard> {
+    // SAFETY: the caller vouches for the string.
     let companion_name = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
     let (stem, journal_at) = match companion {
         Companion::Journal => (companion_name.strip_suffix(b"-journal")?, name as usize),
@@ -178,7 +180,8 @@ pub unsafe fn open_journal(
     // SAFETY: the lower xOpen has set pMethods (null when nothing is open).
     let opened_with = unsafe { (*file).pMethods };
     if rc == ffi::SQLITE_OK && !opened_with.is_null() {
-        if let Some(guard) = guard_of(name, Companion::Journal) {
+        // SAFETY: SQLite passes the name NUL-terminated.
+        if let Some(guard) = unsafe { guard_of(name, Companion::Journal) } {
             // SAFETY: a registered guard lives until its file closes, which SQLite does after
             // closing the journal; SQLite serialises the pager's calls; `opened_with` is the
             // table the lower xOpen just set.
@@ -397,9 +400,9 @@ unsafe extern "C" fn close_owned(file: *mut ffi::sqlite3_file) -> c_int {
         let tail = shim::tail::<DbTail>(file);
         let guard = &raw mut (*tail).guard as usize;
         registry(&OWNED).retain(|&(_, g)| g != guard);
-        let lower = (*tail).guard.db.methods;
-        (*file).pMethods = lower;
-        let rc = (*lower).xClose.map_or(ffi::SQLITE_OK, |f| f(file));
+        let lower = (*tail).guard.db.lower;
+        (*file).pMethods = lower.table();
+        let rc = lower.methods().xClose.map_or(ffi::SQLITE_OK, |f| f(file));
         ptr::drop_in_place(tail);
         rc
     }
@@ -412,8 +415,8 @@ unsafe extern "C" fn close_adopted(file: *mut ffi::sqlite3_file) -> c_int {
     // lower table is back in place.
     unsafe {
         let adopted = Box::from_raw(entry);
-        (*file).pMethods = adopted.guard.db.methods;
-        (*adopted.guard.db.methods).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
+        (*file).pMethods = adopted.guard.db.lower.table();
+        adopted.guard.db.lower.methods().xClose.map_or(ffi::SQLITE_OK, |f| f(file))
     }
 }
 
@@ -421,9 +424,9 @@ unsafe extern "C" fn write<L: Locate>(file: *mut ffi::sqlite3_file, buf: *const 
     // SAFETY: SQLite passes a buffer of `amt` bytes.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        let Some(f) = (*g.db.methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        let Some(f) = g.db.lower.methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
         if !FileGuard::may_concern_header(offset) {
-            return f(g.db.file, buf, amt, offset); // the hot path: any page but page 1, a tail call
+            return f(g.db.lower.file(), buf, amt, offset); // the hot path: any page but page 1, a tail call
         }
         write_page1(g, f, buf, amt, offset)
     }
@@ -440,7 +443,7 @@ unsafe fn write_page1(g: &mut Guard, lower_write: Write, buf: *const c_void, amt
     // SAFETY: SQLite's buffer holds `amt` bytes; writing it through the lower method.
     unsafe {
         match g.check_database_write(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
-            Ok(()) => lower_write(g.db.file, buf, amt, offset),
+            Ok(()) => lower_write(g.db.lower.file(), buf, amt, offset),
             Err(rc) => rc,
         }
     }
@@ -450,9 +453,9 @@ unsafe extern "C" fn shm_lock<L: Locate>(file: *mut ffi::sqlite3_file, offset: c
     // SAFETY: SQLite's own arguments; installed only over a lower xShmLock.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        let Some(f) = (*g.db.methods).xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
+        let Some(f) = g.db.lower.methods().xShmLock else { return ffi::SQLITE_IOERR_SHMLOCK };
         if !g.reset_tracks(offset, n, flags) {
-            return f(g.db.file, offset, n, flags); // the hot path: shared locks, readers' marks; a tail call
+            return f(g.db.lower.file(), offset, n, flags); // the hot path: shared locks, readers' marks; a tail call
         }
         shm_lock_tracked(g, f, offset, n, flags)
     }
@@ -467,7 +470,7 @@ type ShmLock = unsafe extern "C" fn(*mut ffi::sqlite3_file, c_int, c_int, c_int)
 #[inline(never)]
 unsafe fn shm_lock_tracked(g: &mut Guard, lower: ShmLock, offset: c_int, n: c_int, flags: c_int) -> c_int {
     // SAFETY: forwarding SQLite's own arguments.
-    let rc = unsafe { lower(g.db.file, offset, n, flags) };
+    let rc = unsafe { lower(g.db.lower.file(), offset, n, flags) };
     if rc != ffi::SQLITE_OK {
         return rc;
     }
@@ -488,8 +491,8 @@ unsafe extern "C" fn shm_map<L: Locate>(
     // SAFETY: SQLite's own arguments; installed only over a lower xShmMap.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        let Some(f) = (*g.db.methods).xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
-        let rc = f(g.db.file, index, size, extend, out);
+        let Some(f) = g.db.lower.methods().xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
+        let rc = f(g.db.lower.file(), index, size, extend, out);
         // SQLITE_READONLY: a read-only mapping, still the wal-index SQLite reads.
         if (rc == ffi::SQLITE_OK || rc == ffi::SQLITE_READONLY) && !(*out).is_null() {
             g.shm_mapped(index, (*out).cast_const().cast());
@@ -503,8 +506,8 @@ unsafe extern "C" fn shm_unmap<L: Locate>(file: *mut ffi::sqlite3_file, delete: 
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         g.shm_mapped(0, ptr::null());
-        let Some(f) = (*g.db.methods).xShmUnmap else { return ffi::SQLITE_OK };
-        f(g.db.file, delete)
+        let Some(f) = g.db.lower.methods().xShmUnmap else { return ffi::SQLITE_OK };
+        f(g.db.lower.file(), delete)
     }
 }
 
@@ -513,8 +516,8 @@ unsafe extern "C" fn unlock<L: Locate>(file: *mut ffi::sqlite3_file, level: c_in
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
         g.unlocked();
-        let Some(f) = (*g.db.methods).xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
-        f(g.db.file, level)
+        let Some(f) = g.db.lower.methods().xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
+        f(g.db.lower.file(), level)
     }
 }
 
@@ -522,14 +525,9 @@ unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
         let Some(g) = L::guard(file) else { return ffi::SQLITE_MISUSE };
-        match op {
-            ffi::SQLITE_FCNTL_PRAGMA
-            | ffi::SQLITE_FCNTL_VFSNAME
-            | FCNTL_CKPT_START
-            | FCNTL_CKPT_DONE
-            | FCNTL_COMMIT_PHASETWO
-            | ffi::SQLITE_FCNTL_PDB => intercepted_file_control(g, op, arg),
-            _ => g.file_control(op, arg), // the hot path: a tail call
+        match FileControl::of(op) {
+            FileControl::Forward => g.file_control(op, arg), // the hot path: a tail call
+            control => intercepted_file_control(g, control, op, arg),
         }
     }
 }
@@ -539,18 +537,19 @@ unsafe extern "C" fn file_control<L: Locate>(file: *mut ffi::sqlite3_file, op: c
 /// # Safety
 /// As [`file_control`].
 #[inline(never)]
-unsafe fn intercepted_file_control(g: &mut Guard, op: c_int, arg: *mut c_void) -> c_int {
+unsafe fn intercepted_file_control(g: &mut Guard, control: FileControl, op: c_int, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is what SQLite documents for `op`.
     unsafe {
-        match op {
-            ffi::SQLITE_FCNTL_PRAGMA => {
+        match control {
+            FileControl::Pragma => {
                 if let Some(rc) = g.pragma(arg.cast()) {
                     return rc;
                 }
             }
-            ffi::SQLITE_FCNTL_VFSNAME => return g.vfs_name(arg.cast()),
-            FCNTL_CKPT_START | FCNTL_CKPT_DONE | FCNTL_COMMIT_PHASETWO => g.file_control_event(op),
-            _ => g.used_by(Connection::Slot(arg.cast_const().cast())),
+            FileControl::VfsName => return g.vfs_name(arg.cast()),
+            FileControl::StateEvent => g.file_control_event(op),
+            FileControl::ConnectionSlot => g.used_by(Connection::Slot(arg.cast_const().cast())),
+            FileControl::Forward => {}
         }
         g.file_control(op, arg)
     }
@@ -664,7 +663,8 @@ mod tests {
         );
 
         assert_eq!(db.close(), ffi::SQLITE_OK);
-        assert!(guard_of(names.wal(), Companion::Wal).is_none(), "the closed database is unregistered");
+        // SAFETY: a NUL-terminated name within `names`.
+        assert!(unsafe { guard_of(names.wal(), Companion::Wal) }.is_none(), "the closed database is unregistered");
         drop(jrnl);
     }
 
@@ -676,15 +676,17 @@ mod tests {
         let (a, b) = (Names::new("/mem/twice.db", &[]), Names::new("/mem/twice.db", &[("cache", "private")]));
         // SAFETY: the names outlive the files.
         let (db_a, db_b) = unsafe { (Open::new(a.db(), FLAGS), Open::new(b.db(), FLAGS | ffi::SQLITE_OPEN_URI)) };
-        let (ga, gb) = (guard_of(a.journal(), Companion::Journal).unwrap(), guard_of(b.journal(), Companion::Journal).unwrap());
+        // SAFETY: NUL-terminated names, within `a`, `b` and `copy`.
+        let find = |name, companion| unsafe { guard_of(name, companion) };
+        let (ga, gb) = (find(a.journal(), Companion::Journal).unwrap(), find(b.journal(), Companion::Journal).unwrap());
         assert_ne!(ga, gb);
-        assert_eq!(guard_of(a.wal(), Companion::Wal), Some(ga));
-        assert_eq!(guard_of(b.wal(), Companion::Wal), Some(gb));
-        assert_eq!(guard_of(a.wal(), Companion::Journal), None, "a WAL's name is not a journal's");
+        assert_eq!(find(a.wal(), Companion::Wal), Some(ga));
+        assert_eq!(find(b.wal(), Companion::Wal), Some(gb));
+        assert_eq!(find(a.wal(), Companion::Journal), None, "a WAL's name is not a journal's");
         let copy = CString::new("/mem/twice.db-journal").unwrap();
-        assert_eq!(guard_of(copy.as_ptr(), Companion::Journal), None, "a copy of the name");
+        assert_eq!(find(copy.as_ptr(), Companion::Journal), None, "a copy of the name");
         assert_eq!((db_a.close(), db_b.close()), (ffi::SQLITE_OK, ffi::SQLITE_OK));
-        assert_eq!(guard_of(a.journal(), Companion::Journal), None, "closed");
+        assert_eq!(find(a.journal(), Companion::Journal), None, "closed");
     }
 
     /// A URI parameter that is not a policy gets the default policy and a warning: a typo never

@@ -30,6 +30,7 @@ use walguard_core::{
 use crate::stats::{self, Event};
 
 use crate::loader::Loader;
+use crate::lower::LowerFile;
 use crate::{config, host};
 
 /// The state walguard keeps for one guarded file.
@@ -63,9 +64,8 @@ pub enum Connection {
 /// A guarded database file as the lower VFS opened it: what the state machine asks of the
 /// disk is answered through it.
 pub struct DbFile {
-    /// The guarded file itself and the lower io methods.
-    pub file: *mut ffi::sqlite3_file,
-    pub methods: *const ffi::sqlite3_io_methods,
+    /// The guarded file itself, with the lower io methods.
+    pub lower: LowerFile,
     /// The VFS that opened the file, for `SQLITE_FCNTL_VFSNAME`.
     vfs: *mut ffi::sqlite3_vfs,
     /// The database's full path; SQLite keeps it valid until the file is closed.
@@ -95,7 +95,9 @@ impl Guard {
             && unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) }
                 != 0;
         Guard {
-            db: DbFile { file, methods, vfs, path, wal_index: ptr::null(), journal: None },
+            // SAFETY: the caller vouches that `file` is open with `methods`; the guard, which
+            // holds the LowerFile, is dropped at the file's xClose.
+            db: DbFile { lower: unsafe { LowerFile::new(file, methods) }, vfs, path, wal_index: ptr::null(), journal: None },
             state: FileGuard::new(policy, CheckpointSignal::for_host(host::libversion_number())),
             connection: Connection::Unknown,
             cannot_write: nolock,
@@ -116,12 +118,8 @@ impl Guard {
         match self.reset.locked(offset, n, || db.wal_index_salts()) {
             LockVerdict::Keep => Ok(()),
             LockVerdict::HoldBack => {
-                // SAFETY: releasing the lock the lower xShmLock just granted on this file.
-                unsafe {
-                    if let Some(shm_lock) = (*db.methods).xShmLock {
-                        shm_lock(db.file, offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
-                    }
-                }
+                // Release the lock the lower xShmLock just granted.
+                db.lower.shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
                 stats::count(Event::WalResetHeld);
                 host::log(
                     ffi::SQLITE_NOTICE,
@@ -136,7 +134,11 @@ impl Guard {
     }
 
     /// `xShmMap` gave SQLite `region` as region `index` of the wal-index (null: unmapped).
-    pub fn shm_mapped(&mut self, index: c_int, region: *const u8) {
+    ///
+    /// # Safety
+    /// `region` is null or the lower `xShmMap`'s mapping of that region (32 KiB), valid until
+    /// `xShmUnmap`, which calls this with null first.
+    pub unsafe fn shm_mapped(&mut self, index: c_int, region: *const u8) {
         if index == 0 {
             self.db.wal_index = region;
         }
@@ -228,16 +230,13 @@ impl Guard {
     }
 
     /// Forward a file-control to the lower file.
+    ///
+    /// # Safety
+    /// `arg` is what `op` expects, as SQLite passed it.
     #[inline(always)]
-    pub fn file_control(&self, op: c_int, arg: *mut c_void) -> c_int {
-        // SAFETY: `lower` is open with `lower_methods`; `arg` is what `op` expects, as SQLite
-        // passed it to us.
-        unsafe {
-            match (*self.db.methods).xFileControl {
-                Some(f) => f(self.db.file, op, arg),
-                None => ffi::SQLITE_NOTFOUND,
-            }
-        }
+    pub unsafe fn file_control(&self, op: c_int, arg: *mut c_void) -> c_int {
+        // SAFETY: as the caller vouches.
+        unsafe { self.db.lower.file_control(op, arg) }
     }
 
     fn path_lossy(&self) -> String {
@@ -475,12 +474,7 @@ impl Disk for DbFile {
     /// Read the header on disk now, through the lower file.
     fn database_header(&mut self) -> Result<HeaderFormat, c_int> {
         let mut header = [0u8; HEADER_LEN];
-        // SAFETY: `file` is open with `methods`; the buffer holds HEADER_LEN bytes.
-        let rc = unsafe {
-            let read = (*self.methods).xRead.ok_or(ffi::SQLITE_IOERR_READ)?;
-            read(self.file, header.as_mut_ptr().cast(), HEADER_LEN as c_int, 0)
-        };
-        match rc {
+        match self.lower.read_at(&mut header, 0) {
             ffi::SQLITE_OK => Ok(HeaderFormat::parse(&header)),
             ffi::SQLITE_IOERR_SHORT_READ => Ok(HeaderFormat::Absent),
             error => Err(error),
@@ -489,12 +483,10 @@ impl Disk for DbFile {
 
     fn database_page1(&mut self, len: usize) -> Result<Vec<u8>, c_int> {
         let mut page = vec![0u8; len];
-        // SAFETY: `file` is open with `methods`; the buffer holds `len` bytes.
-        let rc = unsafe {
-            let read = (*self.methods).xRead.ok_or(ffi::SQLITE_IOERR_READ)?;
-            read(self.file, page.as_mut_ptr().cast(), c_int::try_from(len).map_err(|_| ffi::SQLITE_IOERR_READ)?, 0)
-        };
-        if rc == ffi::SQLITE_OK { Ok(page) } else { Err(rc) }
+        match self.lower.read_at(&mut page, 0) {
+            ffi::SQLITE_OK => Ok(page),
+            rc => Err(rc),
+        }
     }
 
     /// Is this handle playing back a rollback journal whose page-1 record is exactly `page`?

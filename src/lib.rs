@@ -49,6 +49,7 @@ mod guard;
 mod host;
 mod loader;
 mod log_sink;
+mod lower;
 mod shim;
 mod stats;
 #[cfg(test)]

@@ -196,136 +196,42 @@ unsafe extern "C" fn open(
     }
 }
 
-// The remaining methods forward to the lower VFS. Each is installed only when the lower
-// VFS has the method (see `wrap`), so the `else` arms are unreachable in practice; they
-// return an error instead of panicking across the FFI boundary.
-
-unsafe extern "C" fn delete(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        let Some(f) = (*lower_vfs).xDelete else { return ffi::SQLITE_IOERR_DELETE };
-        f(lower_vfs, name, sync_dir)
-    }
-}
-
-unsafe extern "C" fn access(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, flags: c_int, out: *mut c_int) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        let Some(f) = (*lower_vfs).xAccess else { return ffi::SQLITE_IOERR_ACCESS };
-        f(lower_vfs, name, flags, out)
-    }
-}
-
-unsafe extern "C" fn full_pathname(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, n: c_int, out: *mut c_char) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        let Some(f) = (*lower_vfs).xFullPathname else { return ffi::SQLITE_CANTOPEN };
-        f(lower_vfs, name, n, out)
-    }
-}
-
-unsafe extern "C" fn dl_open(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> *mut c_void {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xDlOpen.map_or(ptr::null_mut(), |f| f(lower_vfs, name))
-    }
-}
-
-unsafe extern "C" fn dl_error(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        if let Some(f) = (*lower_vfs).xDlError {
-            f(lower_vfs, n, out);
+/// A VFS method that forwards to the lower VFS's own. Each is installed only where the lower
+/// VFS has the method (see `wrap`), so the fallback (an error code, or nothing) is never
+/// reached in practice: it is there so that nothing panics across the FFI boundary.
+macro_rules! forward {
+    ($($name:ident: $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty, or $fallback:expr;)*) => {$(
+        unsafe extern "C" fn $name(vfs: *mut ffi::sqlite3_vfs, $($arg: $ty),*) -> $ret {
+            // SAFETY: SQLite calls a method of the walguard VFS with that VFS, whose pAppData is
+            // the registered lower VFS, and the method's own arguments, passed on as they are.
+            unsafe {
+                let lower_vfs = lower_of(vfs);
+                match (*lower_vfs).$method {
+                    Some(f) => f(lower_vfs, $($arg),*),
+                    None => $fallback,
+                }
+            }
         }
-    }
+    )*};
 }
 
 /// What `xDlSym` returns, as bindgen spells sqlite3.h's `void (*(*xDlSym)(...))(void)`.
 type DlSymbol = Option<unsafe extern "C" fn(*mut ffi::sqlite3_vfs, *mut c_void, *const c_char)>;
 
-unsafe extern "C" fn dl_sym(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_void, symbol: *const c_char) -> DlSymbol {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xDlSym.and_then(|f| f(lower_vfs, handle, symbol))
-    }
-}
-
-unsafe extern "C" fn dl_close(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_void) {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        if let Some(f) = (*lower_vfs).xDlClose {
-            f(lower_vfs, handle);
-        }
-    }
-}
-
-unsafe extern "C" fn randomness(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xRandomness.map_or(0, |f| f(lower_vfs, n, out))
-    }
-}
-
-unsafe extern "C" fn sleep(vfs: *mut ffi::sqlite3_vfs, micros: c_int) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xSleep.map_or(0, |f| f(lower_vfs, micros))
-    }
-}
-
-unsafe extern "C" fn current_time(vfs: *mut ffi::sqlite3_vfs, out: *mut f64) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xCurrentTime.map_or(ffi::SQLITE_ERROR, |f| f(lower_vfs, out))
-    }
-}
-
-unsafe extern "C" fn get_last_error(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xGetLastError.map_or(0, |f| f(lower_vfs, n, out))
-    }
-}
-
-unsafe extern "C" fn current_time_int64(vfs: *mut ffi::sqlite3_vfs, out: *mut ffi::sqlite3_int64) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xCurrentTimeInt64.map_or(ffi::SQLITE_ERROR, |f| f(lower_vfs, out))
-    }
-}
-
-unsafe extern "C" fn set_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, call: ffi::sqlite3_syscall_ptr) -> c_int {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xSetSystemCall.map_or(ffi::SQLITE_NOTFOUND, |f| f(lower_vfs, name, call))
-    }
-}
-
-unsafe extern "C" fn get_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> ffi::sqlite3_syscall_ptr {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xGetSystemCall.and_then(|f| f(lower_vfs, name))
-    }
-}
-
-unsafe extern "C" fn next_system_call(vfs: *mut ffi::sqlite3_vfs, name: *const c_char) -> *const c_char {
-    // SAFETY: forwarding SQLite's own arguments to the lower VFS.
-    unsafe {
-        let lower_vfs = lower_of(vfs);
-        (*lower_vfs).xNextSystemCall.map_or(ptr::null(), |f| f(lower_vfs, name))
-    }
+forward! {
+    delete: xDelete(name: *const c_char, sync_dir: c_int) -> c_int, or ffi::SQLITE_IOERR_DELETE;
+    access: xAccess(name: *const c_char, flags: c_int, out: *mut c_int) -> c_int, or ffi::SQLITE_IOERR_ACCESS;
+    full_pathname: xFullPathname(name: *const c_char, n: c_int, out: *mut c_char) -> c_int, or ffi::SQLITE_CANTOPEN;
+    dl_open: xDlOpen(name: *const c_char) -> *mut c_void, or ptr::null_mut();
+    dl_error: xDlError(n: c_int, out: *mut c_char) -> (), or ();
+    dl_sym: xDlSym(handle: *mut c_void, symbol: *const c_char) -> DlSymbol, or None;
+    dl_close: xDlClose(handle: *mut c_void) -> (), or ();
+    randomness: xRandomness(n: c_int, out: *mut c_char) -> c_int, or 0;
+    sleep: xSleep(micros: c_int) -> c_int, or 0;
+    current_time: xCurrentTime(out: *mut f64) -> c_int, or ffi::SQLITE_ERROR;
+    get_last_error: xGetLastError(n: c_int, out: *mut c_char) -> c_int, or 0;
+    current_time_int64: xCurrentTimeInt64(out: *mut ffi::sqlite3_int64) -> c_int, or ffi::SQLITE_ERROR;
+    set_system_call: xSetSystemCall(name: *const c_char, call: ffi::sqlite3_syscall_ptr) -> c_int, or ffi::SQLITE_NOTFOUND;
+    get_system_call: xGetSystemCall(name: *const c_char) -> ffi::sqlite3_syscall_ptr, or None;
+    next_system_call: xNextSystemCall(name: *const c_char) -> *const c_char, or ptr::null();
 }

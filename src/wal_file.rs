@@ -20,12 +20,13 @@ use walguard_core::wal::{FrameTracker, Probe, WAL_HEADER_LEN};
 
 use crate::file;
 use crate::guard::Guard;
+use crate::lower::LowerFile;
 use crate::shim;
 
 /// Walguard's struct after the lower file of a guarded database's WAL.
 pub struct WalTail {
     methods: ffi::sqlite3_io_methods,
-    lower_methods: *const ffi::sqlite3_io_methods,
+    lower: LowerFile,
     /// The guard of the database this WAL belongs to.
     db: *mut Guard,
     frames: FrameTracker,
@@ -59,7 +60,8 @@ pub unsafe fn open(
     if !file::KNOWN_VERSIONS.contains(&unsafe { (*lower_methods).iVersion }) {
         return rc;
     }
-    let Some(db) = file::guard_of(name, file::Companion::Wal) else {
+    // SAFETY: SQLite passes the name NUL-terminated.
+    let Some(db) = (unsafe { file::guard_of(name, file::Companion::Wal) }) else {
         return rc; // not a database walguard opened: the lower VFS owns the WAL outright
     };
     // SAFETY: a registered guard lives until its database closes, after its WAL; SQLite
@@ -72,7 +74,9 @@ pub unsafe fn open(
     // returns, when it points at the table inside the tail, which lives until xClose.
     unsafe {
         let tail = shim::tail::<WalTail>(file);
-        ptr::write(tail, WalTail { methods, lower_methods, db, frames: FrameTracker::default() });
+        // (The lower table is the open file's, checked non-null above; the tail dies at xClose.)
+        let lower = LowerFile::new(file, lower_methods);
+        ptr::write(tail, WalTail { methods, lower, db, frames: FrameTracker::default() });
         (*file).pMethods = &raw const (*tail).methods;
     }
     rc
@@ -81,9 +85,9 @@ pub unsafe fn open(
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: SQLite closes each file once; the WalTail (plain data) is left in SQLite's memory.
     unsafe {
-        let lower = (*shim::tail::<WalTail>(file)).lower_methods;
-        (*file).pMethods = lower;
-        (*lower).xClose.map_or(ffi::SQLITE_OK, |f| f(file))
+        let lower = (*shim::tail::<WalTail>(file)).lower;
+        (*file).pMethods = lower.table();
+        lower.methods().xClose.map_or(ffi::SQLITE_OK, |f| f(file))
     }
 }
 
@@ -92,7 +96,7 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt
     // only installed by `open`, and the tail is found through the file pointer).
     unsafe {
         let wal = &mut *shim::tail::<WalTail>(file);
-        let Some(f) = (*wal.lower_methods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        let Some(f) = wal.lower.methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
         if wal.frames.routine(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
             return f(file, buf, amt, offset); // the hot path: every append of a routine frame
         }
@@ -120,7 +124,7 @@ unsafe fn write_any(
         let data = slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize);
         match wal.frames.observe(offset, data) {
             Probe::Nothing => lower_write(file, buf, amt, offset),
-            probe => match check(wal, file, offset, data, probe) {
+            probe => match check(wal, offset, data, probe) {
                 Ok(()) => lower_write(file, buf, amt, offset),
                 Err(rc) => rc,
             },
@@ -129,12 +133,13 @@ unsafe fn write_any(
 }
 
 /// A WAL write that puts a page's byte 19: find the page, and check it if it is page 1.
-fn check(wal: &mut WalTail, file: *mut ffi::sqlite3_file, offset: i64, data: &[u8], mut probe: Probe) -> Result<(), c_int> {
-    let (lower, lower_methods) = (file, wal.lower_methods);
+fn check(wal: &mut WalTail, offset: i64, data: &[u8], mut probe: Probe) -> Result<(), c_int> {
+    let lower = wal.lower;
     let read = |at: i64, buf: &mut [u8]| -> Result<(), c_int> {
-        // SAFETY: a read of the WAL file through its own lower method, into a local buffer.
-        let rc = unsafe { (*lower_methods).xRead.ok_or(ffi::SQLITE_IOERR_READ)?(lower, buf.as_mut_ptr().cast(), buf.len() as c_int, at) };
-        if rc == ffi::SQLITE_OK { Ok(()) } else { Err(rc) }
+        match lower.read_at(buf, at) {
+            ffi::SQLITE_OK => Ok(()),
+            rc => Err(rc),
+        }
     };
     if probe == Probe::NeedPageSize {
         let mut header = [0u8; WAL_HEADER_LEN as usize];

@@ -42,6 +42,7 @@
 //! ([`FileGuard::wal_header_write`]).
 
 use crate::checkpoint::{CheckpointEvent, CheckpointSignal};
+use crate::file_control::FCNTL_COMMIT_PHASETWO;
 use crate::header::{HEADER_LEN, HeaderFormat, READ_VERSION_OFFSET, WAL_READ_VERSION, written_read_version};
 use crate::policy::Policy;
 
@@ -94,9 +95,6 @@ pub enum Verdict {
     /// It leaves WAL and goes through under policy `off`; `report` as for `Warned`.
     Deliberate { report: bool },
 }
-
-/// `SQLITE_FCNTL_COMMIT_PHASETWO`: the transaction committed.
-pub const FCNTL_COMMIT_PHASETWO: i32 = 22;
 
 /// The per-file state of the header guard.
 #[derive(Clone, Debug)]
