@@ -71,6 +71,8 @@ test-loading: build
 	gcc -Wall -O1 -o build/shims tests/c/shims.c -lsqlite3
 	d=$$(mktemp -d) && build/shims $(CURDIR)/$(LIB) $$d above && build/shims $(CURDIR)/$(LIB) $$d below && \
 	  build/shims $(CURDIR)/$(LIB) $$d namecopy && rm -rf $$d
+	gcc -Wall -O1 -o build/adopted tests/c/adopted.c -lsqlite3
+	d=$$(mktemp -d) && build/adopted $(CURDIR)/$(LIB) $$d && rm -rf $$d
 	gcc -Wall -O1 -o build/twocopies tests/c/twocopies.c -lsqlite3
 	d=$$(mktemp -d) && build/twocopies $(CURDIR)/$(LIB) $$d && rm -rf $$d
 

@@ -358,12 +358,12 @@ pub unsafe fn adopt(
         guard.opened_read_only();
     }
     // The pager's journal handle is known for sure only while it is closed: with a WAL open,
-    // SQLITE_FCNTL_JOURNAL_POINTER answers the WAL file instead. A journal the lower VFS opens
-    // later reads as the database file does (SQLite's VFSes give every file of a VFS the same
-    // xRead; unix's journals get another table, without locks, but the same xRead).
+    // SQLITE_FCNTL_JOURNAL_POINTER answers the WAL file instead.
     // SAFETY: null, or the pager's journal handle, allocated with the pager.
     if !journal.is_null() && unsafe { (*journal).pMethods }.is_null() {
-        guard.journal_opened(Journal { file: journal, reads_with: lower.xRead });
+        // SAFETY: `vfs` opened the file (the caller vouches), so it opens its journals too.
+        let reads_with = unsafe { journal_read_of(vfs) };
+        guard.journal_opened(Journal { file: journal, reads_with });
     }
     let mut methods = ffi::sqlite3_io_methods { xClose: Some(close_adopted), ..*lower };
     guard_methods::<Adopted>(&mut methods, lower, &guard);
@@ -373,6 +373,37 @@ pub unsafe fn adopt(
     // reclaims it.
     unsafe { (*file).pMethods = entry.cast_const().cast() };
     Ok(policy)
+}
+
+/// The `xRead` the journals of `vfs` read with. A VFS may give its journals another table than
+/// its database files (SQLite's unix VFS: one without locks; cksumvfs.c and appendvfs.c: the
+/// table of the VFS below), so walguard asks: it opens a temporary journal through `vfs` (a
+/// deleted-on-close file, no name), reads its `xRead`, and closes it. `None` (no journal grants
+/// anything then) when that fails.
+///
+/// # Safety
+/// `vfs` is a registered VFS.
+unsafe fn journal_read_of(vfs: *mut ffi::sqlite3_vfs) -> crate::guard::Read {
+    // SAFETY: an open and a close as SQLite makes them, into 8-aligned storage of szOsFile bytes.
+    unsafe {
+        let mut storage = vec![0u64; usize::try_from((*vfs).szOsFile).ok()?.div_ceil(8).max(1)];
+        let file: *mut ffi::sqlite3_file = storage.as_mut_ptr().cast();
+        let flags = ffi::SQLITE_OPEN_TEMP_JOURNAL
+            | ffi::SQLITE_OPEN_READWRITE
+            | ffi::SQLITE_OPEN_CREATE
+            | ffi::SQLITE_OPEN_EXCLUSIVE
+            | ffi::SQLITE_OPEN_DELETEONCLOSE;
+        let rc = (*vfs).xOpen?(vfs, ptr::null(), file, flags, ptr::null_mut());
+        let methods = (*file).pMethods;
+        if methods.is_null() {
+            return None;
+        }
+        let read = (*methods).xRead;
+        if let Some(close) = (*methods).xClose {
+            close(file);
+        }
+        read.filter(|_| rc == ffi::SQLITE_OK)
+    }
 }
 
 /// The policy for one file: the `walguard` URI parameter, or the process default (with a
@@ -548,7 +579,7 @@ unsafe fn intercepted_file_control(g: &mut Guard, control: FileControl, op: c_in
             }
             FileControl::VfsName => return g.vfs_name(arg.cast()),
             FileControl::StateEvent => g.file_control_event(op),
-            FileControl::ConnectionSlot => g.used_by(Connection::Slot(arg.cast_const().cast())),
+            FileControl::ConnectionSlot => g.connection_slot(arg.cast_const().cast()),
             FileControl::Forward => {}
         }
         g.file_control(op, arg)

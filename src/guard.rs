@@ -190,6 +190,16 @@ impl Guard {
         self.connection = connection;
     }
 
+    /// `SQLITE_FCNTL_PDB`: SQLite sends it once, from `sqlite3BtreeOpen`, before anything else
+    /// reaches the file; the slot is taken then and never again, so an application calling
+    /// `sqlite3_file_control(db, "main", SQLITE_FCNTL_PDB, p)` with a pointer of its own cannot
+    /// make walguard read through it (the file-control still goes to the lower file).
+    pub fn connection_slot(&mut self, slot: *const *mut ffi::sqlite3) {
+        if matches!(self.connection, Connection::Unknown) && !slot.is_null() {
+            self.connection = Connection::Slot(slot);
+        }
+    }
+
     /// What, besides the header, decides whether SQLite itself would leave WAL: the
     /// transaction state and `SQLITE_DBCONFIG_DEFENSIVE` of the connection using the file,
     /// when it is known.

@@ -86,22 +86,17 @@ pub fn decide_pragma(policy: Policy, request: JournalModeRequest, on_disk: Heade
     let JournalModeRequest::Set(mode) = request else {
         return PragmaVerdict::Allow;
     };
-    if !mode.is_rollback() {
-        return PragmaVerdict::Allow;
-    }
-    if policy == Policy::Off {
-        return if on_disk == HeaderFormat::Wal { PragmaVerdict::Deliberate } else { PragmaVerdict::Allow };
-    }
-    if context.defensive && mode == JournalMode::Off {
+    if !mode.is_rollback() || (context.defensive && mode == JournalMode::Off) {
         return PragmaVerdict::Allow;
     }
     if on_disk == HeaderFormat::Wal && (context.in_transaction || context.cannot_write) {
         return PragmaVerdict::Allow;
     }
     match (policy, on_disk) {
+        (Policy::Off, HeaderFormat::Wal) => PragmaVerdict::Deliberate,
+        (Policy::Off, _) => PragmaVerdict::Allow,
         (Policy::Strict, _) => PragmaVerdict::Refuse,
-        // (Policy off is decided above.)
-        (Policy::Off, _) | (_, HeaderFormat::Absent | HeaderFormat::Rollback | HeaderFormat::Other) => PragmaVerdict::Allow,
+        (_, HeaderFormat::Absent | HeaderFormat::Rollback | HeaderFormat::Other) => PragmaVerdict::Allow,
         (Policy::Enforce, HeaderFormat::Wal) => PragmaVerdict::Refuse,
         (Policy::Keep, HeaderFormat::Wal) => PragmaVerdict::Keep,
         (Policy::Warn, HeaderFormat::Wal) => PragmaVerdict::Warn,
@@ -159,6 +154,9 @@ mod tests {
         assert_eq!(decide_pragma(Policy::Strict, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Refuse);
         assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Wal, PragmaContext::default()), PragmaVerdict::Deliberate);
         assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Rollback, PragmaContext::default()), PragmaVerdict::Allow);
+        // Where SQLite itself stays in WAL, nothing deliberate happens: not reported as one.
+        let in_transaction = PragmaContext { in_transaction: true, ..PragmaContext::default() };
+        assert_eq!(decide_pragma(Policy::Off, delete, HeaderFormat::Wal, in_transaction), PragmaVerdict::Allow);
     }
 
     #[test]
