@@ -29,6 +29,7 @@ use crate::config;
 use crate::guard::{Connection, Guard, Journal};
 use crate::host;
 use crate::loader::Loader;
+use crate::lower;
 use crate::shim;
 
 /// Walguard's struct after the lower file of a database opened through the walguard VFS.
@@ -173,22 +174,19 @@ pub unsafe fn open_journal(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
-    let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
-    // SAFETY: SQLite's own arguments, passed on.
-    let rc = unsafe { lower_open(lower_vfs, name, file, flags, out_flags) };
-    // SAFETY: the lower xOpen has set pMethods (null when nothing is open).
-    let opened_with = unsafe { (*file).pMethods };
-    if rc == ffi::SQLITE_OK && !opened_with.is_null() {
-        // SAFETY: SQLite passes the name NUL-terminated.
-        if let Some(guard) = unsafe { guard_of(name, Companion::Journal) } {
-            // SAFETY: a registered guard lives until its file closes, which SQLite does after
-            // closing the journal; SQLite serialises the pager's calls; `opened_with` is the
-            // table the lower xOpen just set.
-            unsafe { (*guard).journal_opened(Journal { file, reads_with: (*opened_with).xRead }) };
-        }
+    // SAFETY: as the caller vouches.
+    let opened_with = match unsafe { lower::open(lower_vfs, name, file, flags, out_flags) } {
+        Ok(table) => table,
+        Err(rc) => return rc,
+    };
+    // SAFETY: SQLite passes the name NUL-terminated.
+    if let Some(guard) = unsafe { guard_of(name, Companion::Journal) } {
+        // SAFETY: a registered guard lives until its file closes, which SQLite does after
+        // closing the journal; SQLite serialises the pager's calls; `opened_with` is the
+        // table the lower xOpen just set.
+        unsafe { (*guard).journal_opened(Journal { file, reads_with: (*opened_with).xRead }) };
     }
-    rc
+    ffi::SQLITE_OK
 }
 
 /// How the guarded methods find a file's guard.
@@ -203,7 +201,7 @@ trait Locate {
 
 /// The file has a [`DbTail`].
 struct Owned;
-/// The file is in the registry of adopted files.
+/// The file is adopted: its `pMethods` is its [`AdoptedFile`].
 struct Adopted;
 
 impl Locate for Owned {
@@ -267,15 +265,11 @@ pub unsafe fn open(
     let uri = flags & ffi::SQLITE_OPEN_URI != 0;
     // SAFETY: with `uri`, `name` is a database filename SQLite made, URI parameters after it.
     let policy = if uri { unsafe { policy_from_uri(name) } } else { config::default_policy() };
-    // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
-    let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
-    // SAFETY: SQLite's own arguments, passed on; the lower file takes the start of `file`.
-    let rc = unsafe { lower_open(lower_vfs, name, file, flags, out_flags) };
-    // SAFETY: whatever the outcome, the lower xOpen has set pMethods (null when nothing is open).
-    let lower_methods = unsafe { (*file).pMethods };
-    if rc != ffi::SQLITE_OK || lower_methods.is_null() {
-        return rc; // a failed lower open is left for SQLite to close, exactly as without walguard
-    }
+    // SAFETY: as the caller vouches; the lower file takes the start of `file`.
+    let lower_methods = match unsafe { lower::open(lower_vfs, name, file, flags, out_flags) } {
+        Ok(table) => table,
+        Err(rc) => return rc,
+    };
     // SAFETY: `name` is the NUL-terminated name SQLite passed; `lower_methods` the lower
     // file's table, valid while it is open.
     let (path, version) = unsafe { (String::from_utf8_lossy(host::bytes(name).unwrap_or_default()), (*lower_methods).iVersion) };

@@ -17,6 +17,30 @@ pub struct LowerFile {
     methods: *const ffi::sqlite3_io_methods,
 }
 
+/// Open `name` through `lower_vfs` into `file`, as SQLite asked walguard to: the lower table
+/// when the file is open, else the code to answer (a failed lower open is left for SQLite to
+/// close, exactly as without walguard).
+///
+/// # Safety
+/// Arguments as SQLite passes them to the `xOpen` of a VFS that wraps `lower_vfs` (a registered
+/// VFS); `file` is an allocation of at least the lower VFS's `szOsFile` bytes.
+pub unsafe fn open(
+    lower_vfs: *mut ffi::sqlite3_vfs,
+    name: *const std::ffi::c_char,
+    file: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> Result<*const ffi::sqlite3_io_methods, c_int> {
+    // SAFETY: as the caller vouches: SQLite's own arguments, passed on; the lower xOpen sets
+    // pMethods whatever the outcome (null when nothing is open).
+    unsafe {
+        let lower_open = (*lower_vfs).xOpen.ok_or(ffi::SQLITE_CANTOPEN)?;
+        let rc = lower_open(lower_vfs, name, file, flags, out_flags);
+        let methods = (*file).pMethods;
+        if rc != ffi::SQLITE_OK || methods.is_null() { Err(rc) } else { Ok(methods) }
+    }
+}
+
 impl LowerFile {
     /// # Safety
     /// `file` is open with `methods` (non-null) and stays open while the value is used: it

@@ -20,7 +20,7 @@ use walguard_core::wal::{FrameTracker, Probe, WAL_HEADER_LEN};
 
 use crate::file;
 use crate::guard::Guard;
-use crate::lower::LowerFile;
+use crate::lower::{self, LowerFile};
 use crate::shim;
 
 /// Walguard's struct after the lower file of a guarded database's WAL.
@@ -46,23 +46,18 @@ pub unsafe fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    // SAFETY: `lower_vfs` is the registered VFS walguard wraps.
-    let Some(lower_open) = (unsafe { (*lower_vfs).xOpen }) else { return ffi::SQLITE_CANTOPEN };
-    // SAFETY: SQLite's own arguments, passed on; a failed lower open is SQLite's to close, as
-    // without walguard.
-    let rc = unsafe { lower_open(lower_vfs, name, file, flags, out_flags) };
-    // SAFETY: the lower xOpen has set pMethods (null when nothing is open), a valid table if set.
-    let lower_methods = unsafe { (*file).pMethods };
-    if rc != ffi::SQLITE_OK || lower_methods.is_null() {
-        return rc;
-    }
+    // SAFETY: as the caller vouches.
+    let lower_methods = match unsafe { lower::open(lower_vfs, name, file, flags, out_flags) } {
+        Ok(table) => table,
+        Err(rc) => return rc,
+    };
     // SAFETY: the lower file's table, non-null.
     if !file::KNOWN_VERSIONS.contains(&unsafe { (*lower_methods).iVersion }) {
-        return rc;
+        return ffi::SQLITE_OK;
     }
     // SAFETY: SQLite passes the name NUL-terminated.
     let Some(db) = (unsafe { file::guard_of(name, file::Companion::Wal) }) else {
-        return rc; // not a database walguard opened: the lower VFS owns the WAL outright
+        return ffi::SQLITE_OK; // not a database walguard opened: the lower VFS owns the WAL outright
     };
     // SAFETY: a registered guard lives until its database closes, after its WAL; SQLite
     // serialises the pager's calls.
@@ -79,7 +74,7 @@ pub unsafe fn open(
         ptr::write(tail, WalTail { methods, lower, db, frames: FrameTracker::default() });
         (*file).pMethods = &raw const (*tail).methods;
     }
-    rc
+    ffi::SQLITE_OK
 }
 
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
