@@ -262,8 +262,18 @@ impl Guard {
     /// Layer 2 for a write of `data` at `offset` of the database file
     /// (`FileGuard::database_write`). `Err` carries the code the write fails with.
     pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
-        let verdict = self.state.database_write(offset, data, &mut self.db)?;
+        let verdict = self.state.database_write(offset, data, &mut self.db).map_err(|rc| self.unchecked("a header write", rc))?;
         self.report(verdict)
+    }
+
+    /// A write walguard could not decide, because reading what decides it failed: it fails
+    /// with that error, and says so (an I/O error with no line of walguard's would hide whose
+    /// it is).
+    #[cold]
+    #[inline(never)]
+    pub fn unchecked(&self, what: &str, rc: c_int) -> c_int {
+        host::log(rc, &format!("walguard: {what} failed: reading what decides it failed (error {rc}): '{}'", self.path_lossy()));
+        rc
     }
 
     /// `xUnlock`: the transaction ended.
@@ -274,7 +284,7 @@ impl Guard {
 
     /// Layer 2 for a WAL frame that puts `written` (not 2) at byte 19 of page 1.
     pub fn check_wal_page1(&mut self, written: u8) -> Result<(), c_int> {
-        let verdict = self.state.wal_frame_page1(written, &mut self.db)?;
+        let verdict = self.state.wal_frame_page1(written, &mut self.db).map_err(|rc| self.unchecked("a WAL frame of page 1", rc))?;
         self.report(verdict)
     }
 

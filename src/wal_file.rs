@@ -127,6 +127,12 @@ unsafe fn write_any(
     }
 }
 
+/// A WAL write whose frame could not be read back: failed, and said (`Guard::unchecked`).
+fn unchecked(wal: &WalTail, rc: c_int) -> c_int {
+    // SAFETY: the database's guard outlives its WAL file.
+    unsafe { (*wal.db).unchecked("a WAL write", rc) }
+}
+
 /// A WAL write that puts a page's byte 19: find the page, and check it if it is page 1.
 fn check(wal: &mut WalTail, offset: i64, data: &[u8], mut probe: Probe) -> Result<(), c_int> {
     let lower = wal.lower;
@@ -138,17 +144,19 @@ fn check(wal: &mut WalTail, offset: i64, data: &[u8], mut probe: Probe) -> Resul
     };
     if probe == Probe::NeedPageSize {
         let mut header = [0u8; WAL_HEADER_LEN as usize];
-        read(0, &mut header)?;
+        read(0, &mut header).map_err(|rc| unchecked(wal, rc))?;
         if !wal.frames.learn(&header) {
             // No valid WAL header on disk: SQLite's recovery would ignore every frame.
             return Ok(());
         }
         probe = wal.frames.observe(offset, data);
     }
-    let written = probe.page1_byte(|frame| {
-        let mut page_number = [0u8; 4];
-        read(frame, &mut page_number).map(|()| u32::from_be_bytes(page_number))
-    })?;
+    let written = probe
+        .page1_byte(|frame| {
+            let mut page_number = [0u8; 4];
+            read(frame, &mut page_number).map(|()| u32::from_be_bytes(page_number))
+        })
+        .map_err(|rc| unchecked(wal, rc))?;
     // SAFETY: the database's guard outlives its WAL file; SQLite serialises a connection's
     // calls on its database and WAL files.
     written.map_or(Ok(()), |byte| unsafe { (*wal.db).check_wal_page1(byte) })

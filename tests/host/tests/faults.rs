@@ -157,3 +157,23 @@ fn a_downgrade_under_faults_never_goes_through() {
     }
     assert_eq!(refused_or_failed, 2 * faults().len(), "every attempt was refused or failed");
 }
+
+/// A header write walguard cannot decide, because its own read of the header fails below it,
+/// fails with that error, as the same read would fail SQLite; and walguard says whose error it
+/// is in a log line (an I/O error with no line of walguard's hides where it came from).
+#[test]
+fn a_write_walguard_cannot_check_fails_with_the_read_error_and_says_so() {
+    let (_serial, dir) = fault_session();
+    let path = dir.path().join("rollback.db");
+    let conn = open(&path);
+    conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES(1);").unwrap();
+    conn.execute_batch("BEGIN; INSERT INTO t VALUES(2);").unwrap(); // page 1 read, cached
+    arm(Fault { method: Method::ReadPage1, code: ffi::SQLITE_IOERR_READ, persistent: false });
+    let result = conn.execute_batch("COMMIT"); // the commit's page 1: walguard reads the header
+    assert_eq!(disarm(), 1, "the fault fired on walguard's read");
+    assert_eq!(result.unwrap_err().sqlite_error_code(), Some(rusqlite::ErrorCode::SystemIoFailure));
+    let lines = logged(&format!("walguard: a header write failed: reading what decides it failed (error {}): '", ffi::SQLITE_IOERR_READ));
+    assert!(lines.iter().any(|l| l.ends_with("rollback.db'")), "{lines:?}");
+    conn.execute_batch("ROLLBACK").ok();
+    assert_eq!(conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+}
