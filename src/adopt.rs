@@ -12,8 +12,13 @@ use std::ptr;
 
 use libsqlite3_sys as ffi;
 
-use crate::file::{self, NotAdopted};
-use crate::host;
+use walguard_core::settings;
+
+use crate::file::{self, Adoption, NotAdopted};
+use crate::loader::Loader;
+use crate::wrap::lower::{ForeignFile, LowerFile};
+use crate::wrap::vfs::Registered;
+use crate::{config, host};
 
 /// Adopt every real database file `db` has open.
 ///
@@ -119,12 +124,36 @@ unsafe fn guard_schema(db: *mut ffi::sqlite3, schema: *const c_char) {
         warn(&format!("cannot guard schema {schema_name}: its file is not open"), &path_text);
         return;
     }
-    // SAFETY: as above.
-    let read_only = unsafe { ffi::sqlite3_db_readonly(db, schema) } == 1;
-    // SAFETY: `file` is open by `vfs`, `path` its name, `db` the connection using it, under
-    // the connection's mutex (the load holds it); `journal` its pager's answer.
-    match unsafe { file::adopt(file, vfs, path, db, read_only, journal) } {
-        Ok(policy) => host::log(
+    // SAFETY: `file` is open (above) and not in use: the load holds the connection's mutex.
+    if unsafe { LowerFile::of_open(file) }.vfs_name().is_some_and(|name| name.starts_with("walguard/")) {
+        return; // guarded by a copy of walguard (this one or another): every copy answers so
+    }
+    // SAFETY: `path` is a database filename SQLite made, with its URI parameters after it,
+    // which sqlite3_uri_parameter and sqlite3_uri_boolean read; `db` and `schema` as above.
+    let (policy_value, cannot_write) = unsafe {
+        (
+            host::bytes(ffi::sqlite3_uri_parameter(path, c"walguard".as_ptr())),
+            ffi::sqlite3_db_readonly(db, schema) == 1
+                || ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) != 0
+                || ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) != 0,
+        )
+    };
+    let policy = config::accept(settings::file_policy(policy_value, config::default_policy(), &path_text));
+    // SAFETY: a registered VFS, SQLite's answer to SQLITE_FCNTL_VFS_POINTER.
+    let vfs = unsafe { Registered::from_raw(vfs) };
+    // The pager's journal handle is known for sure only while it is closed: with a WAL open,
+    // SQLITE_FCNTL_JOURNAL_POINTER answers the WAL file instead.
+    // SAFETY: null, or the pager's journal handle, allocated with the pager (so it outlives the
+    // database file), whose opens and closes the pager serialises with its writes.
+    let journal = (!journal.is_null() && unsafe { (*journal).pMethods }.is_null())
+        .then(|| unsafe { ForeignFile::new(journal, vfs.journal_reads_with()) });
+    // SAFETY: `db` is the loading connection, whose mutex the load holds.
+    let loader = unsafe { Loader::of(db) };
+    let adoption = Adoption { vfs, path: path_bytes, policy, read_only: cannot_write, loader, journal };
+    // SAFETY: `file` is open by `vfs` and not in use (the load holds the connection's mutex);
+    // a file no copy of walguard guards has its table set by nothing else but its close.
+    match unsafe { file::adopt(file, adoption) } {
+        Ok(()) => host::log(
             ffi::SQLITE_NOTICE,
             &format!("walguard: guarding schema {schema_name}, opened before the load, policy {}: '{path_text}'", policy.name()),
         ),

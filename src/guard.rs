@@ -1,6 +1,6 @@
-//! The guard of one main database file: the FFI side of both layers.
+//! The guard of one main database file: both layers, between the hooks and the core.
 //!
-//! The io methods (`file.rs`, `wal_file.rs`) forward everything to the lower file and call in
+//! The hooks (`file.rs`, `wal_file.rs`) let everything through to the lower file and call in
 //! here for:
 //! - `xFileControl(SQLITE_FCNTL_PRAGMA)` for `journal_mode`: layer 1;
 //! - `xWrite` of the database file, and of its WAL file, when the write puts anything but 2
@@ -12,8 +12,7 @@
 //!
 //! Nothing here remembers the header: every decision reads it from the database file.
 
-use std::ffi::{CStr, c_char, c_int, c_void};
-use std::ptr;
+use std::ffi::{CStr, c_int};
 use std::sync::Arc;
 
 use libsqlite3_sys as ffi;
@@ -21,7 +20,7 @@ use walguard_core::checkpoint::CheckpointSignal;
 use walguard_core::header::HEADER_LEN;
 use walguard_core::journal::{JournalSource, journal_restores_page1};
 use walguard_core::settings;
-use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, SHM_UNLOCK, Salts};
+use walguard_core::wal_reset::{LockVerdict, ResetGuard, SALT_OFFSET, SHM_EXCLUSIVE, SHM_LOCK, SHM_UNLOCK};
 use walguard_core::{
     Disk, FileGuard, HeaderFormat, JournalModeRequest, Policy, PragmaContext, PragmaVerdict, Refusal, Verdict, decide_pragma,
     is_journal_mode_pragma, resolve_journal_mode,
@@ -29,8 +28,10 @@ use walguard_core::{
 
 use crate::stats::{self, Event};
 
+use crate::companions::Registration;
 use crate::loader::Loader;
-use crate::lower::LowerFile;
+use crate::wrap::io::{Answer, ConnectionSlot, Pragma};
+use crate::wrap::lower::{ForeignFile, LowerFile, WalIndex};
 use crate::{config, host};
 
 /// The state walguard keeps for one guarded file.
@@ -49,6 +50,8 @@ pub struct Guard {
     reset_fix: bool,
     /// The filesystem was checked for WAL safety (at the first WAL opened for the file).
     filesystem_checked: bool,
+    /// A database opened through walguard, while it is open: where its journal and WAL find it.
+    pub companions: Option<Registration>,
 }
 
 /// How a guarded file finds the connection that uses it.
@@ -56,7 +59,7 @@ pub enum Connection {
     Unknown,
     /// `SQLITE_FCNTL_PDB`: the btree's connection slot, which SQLite points at the connection
     /// in use (`sqlite3BtreeEnter`) before it sends the file a file-control.
-    Slot(*const *mut ffi::sqlite3),
+    Slot(ConnectionSlot),
     /// The connection that loaded walguard and adopted the file, while it is open.
     Loader(Arc<Loader>),
 }
@@ -66,60 +69,58 @@ pub enum Connection {
 pub struct DbFile {
     /// The guarded file itself, with the lower io methods.
     pub lower: LowerFile,
-    /// The VFS that opened the file, for `SQLITE_FCNTL_VFSNAME`.
-    vfs: *mut ffi::sqlite3_vfs,
-    /// The database's full path; SQLite keeps it valid until the file is closed.
-    path: *const c_char,
-    /// Region 0 of the wal-index, as the lower `xShmMap` gave it to SQLite (null: not mapped).
-    wal_index: *const u8,
+    /// The name of the VFS that opened the file, for `SQLITE_FCNTL_VFSNAME`.
+    vfs_name: &'static CStr,
+    /// The database's name as SQLite passed it to `xOpen`.
+    path: Box<[u8]>,
     /// The pager's rollback-journal handle, once walguard has seen it (`Guard::journal_opened`).
-    journal: Option<Journal>,
+    journal: Option<ForeignFile>,
 }
 
 impl Guard {
-    /// # Safety
-    /// `file` is open with `methods`, by `vfs`; `path` is its name as SQLite passed it to
-    /// `xOpen` (valid until the file is closed); `uri` says it carries URI parameters
-    /// (`SQLITE_OPEN_URI`, or a name SQLite made itself).
-    pub unsafe fn new(
-        file: *mut ffi::sqlite3_file,
-        methods: *const ffi::sqlite3_io_methods,
-        vfs: *mut ffi::sqlite3_vfs,
-        path: *const c_char,
-        policy: Policy,
-        uri: bool,
-    ) -> Guard {
-        // SAFETY: with `uri`, `path` is a database filename as SQLite made it, with its URI
-        // parameters after it, which sqlite3_uri_boolean reads.
-        let nolock = uri
-            && unsafe { ffi::sqlite3_uri_boolean(path, c"immutable".as_ptr(), 0) | ffi::sqlite3_uri_boolean(path, c"nolock".as_ptr(), 0) }
-                != 0;
+    /// The guard of `lower`, opened by the VFS named `vfs_name` under the name `path`.
+    pub fn new(lower: LowerFile, vfs_name: &'static CStr, path: &[u8], policy: Policy) -> Guard {
         Guard {
-            // SAFETY: the caller vouches that `file` is open with `methods`; the guard, which
-            // holds the LowerFile, is dropped at the file's xClose.
-            db: DbFile { lower: unsafe { LowerFile::new(file, methods) }, vfs, path, wal_index: ptr::null(), journal: None },
+            db: DbFile { lower, vfs_name, path: path.into(), journal: None },
             state: FileGuard::new(policy, CheckpointSignal::for_host(host::libversion_number())),
             connection: Connection::Unknown,
-            cannot_write: nolock,
+            cannot_write: false,
             reset: ResetGuard::default(),
             reset_fix: config::wal_reset_fix(),
             filesystem_checked: false,
+            companions: None,
         }
+    }
+
+    /// An exclusive lock or unlock the WAL-reset salt check follows (`ResetGuard::tracks`): the
+    /// lower lock first, then the salt check decides whether a checkpoint may go on (when it
+    /// may not, the lock is released again and the call answers `SQLITE_BUSY`).
+    #[inline(never)]
+    pub fn shm_lock_tracked(&mut self, lower: &LowerFile, wal_index: &WalIndex, offset: c_int, n: c_int, flags: c_int) -> c_int {
+        let rc = lower.shm_lock(offset, n, flags);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        if flags & SHM_UNLOCK != 0 {
+            self.state.shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
+            self.reset.unlocked(offset, n);
+            return rc;
+        }
+        self.shm_locked_exclusive(lower, wal_index, offset, n).err().unwrap_or(rc)
     }
 
     /// An exclusive `xShmLock` was granted: the salt check decides whether a checkpoint may go
     /// on. `Err` is the code the lock call answers instead (the lock released again).
-    pub fn shm_locked_exclusive(&mut self, offset: c_int, n: c_int) -> Result<(), c_int> {
+    fn shm_locked_exclusive(&mut self, lower: &LowerFile, wal_index: &WalIndex, offset: c_int, n: c_int) -> Result<(), c_int> {
         self.state.shm_lock(offset, n, SHM_LOCK | SHM_EXCLUSIVE);
         if !self.reset_fix {
             return Ok(()); // watched for the checkpoint only (a host older than 3.32.0)
         }
-        let db = &self.db;
-        match self.reset.locked(offset, n, || db.wal_index_salts()) {
+        match self.reset.locked(offset, n, || wal_index.header::<{ SALT_OFFSET + 8 }>().and_then(|header| ResetGuard::salts(&header))) {
             LockVerdict::Keep => Ok(()),
             LockVerdict::HoldBack => {
                 // Release the lock the lower xShmLock just granted.
-                db.lower.shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
+                lower.shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
                 stats::count(Event::WalResetHeld);
                 host::log(
                     ffi::SQLITE_NOTICE,
@@ -133,32 +134,15 @@ impl Guard {
         }
     }
 
-    /// `xShmMap` gave SQLite `region` as region `index` of the wal-index (null: unmapped).
-    ///
-    /// # Safety
-    /// `region` is null or the lower `xShmMap`'s mapping of that region (32 KiB), valid until
-    /// `xShmUnmap`, which calls this with null first.
-    pub unsafe fn shm_mapped(&mut self, index: c_int, region: *const u8) {
-        if index == 0 {
-            self.db.wal_index = region;
-        }
-    }
-
     /// Does the salt check follow this `xShmLock` call?
     #[inline(always)]
     pub fn reset_tracks(&self, offset: c_int, n: c_int, flags: c_int) -> bool {
         self.reset.tracks(offset, n, flags)
     }
 
-    /// Exclusive `xShmLock` locks were released.
-    pub fn shm_unlocked_exclusive(&mut self, offset: c_int, n: c_int) {
-        self.state.shm_lock(offset, n, SHM_UNLOCK | SHM_EXCLUSIVE);
-        self.reset.unlocked(offset, n);
-    }
-
     /// The pager of this file opened its rollback journal (through walguard's VFS), or, for a
-    /// file adopted at load, has the journal handle `journal.file` (`SQLITE_FCNTL_JOURNAL_POINTER`).
-    pub fn journal_opened(&mut self, journal: Journal) {
+    /// file adopted at load, has the journal handle `journal` (`SQLITE_FCNTL_JOURNAL_POINTER`).
+    pub fn journal_opened(&mut self, journal: ForeignFile) {
         self.db.journal = Some(journal);
     }
 
@@ -194,8 +178,8 @@ impl Guard {
     /// reaches the file; the slot is taken then and never again, so an application calling
     /// `sqlite3_file_control(db, "main", SQLITE_FCNTL_PDB, p)` with a pointer of its own cannot
     /// make walguard read through it (the file-control still goes to the lower file).
-    pub fn connection_slot(&mut self, slot: *const *mut ffi::sqlite3) {
-        if matches!(self.connection, Connection::Unknown) && !slot.is_null() {
+    pub fn connection_slot(&mut self, slot: ConnectionSlot) {
+        if matches!(self.connection, Connection::Unknown) {
             self.connection = Connection::Slot(slot);
         }
     }
@@ -212,7 +196,7 @@ impl Guard {
             Connection::Unknown => None,
             // SAFETY: the slot is a field of the btree that owns this file's pager, which lives
             // until the file is closed.
-            Connection::Slot(slot) => Some(unsafe { **slot }).filter(|db| !db.is_null()).map(|db| unsafe {
+            Connection::Slot(ConnectionSlot(slot)) => Some(unsafe { **slot }).filter(|db| !db.is_null()).map(|db| unsafe {
                 let mut defensive = 0;
                 let rc = ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_DEFENSIVE, -1, &mut defensive);
                 (ffi::sqlite3_get_autocommit(db) == 0, rc == ffi::SQLITE_OK && defensive != 0)
@@ -230,6 +214,7 @@ impl Guard {
 
     /// A file-control that may mark a checkpoint's start or end, or a commit (the state
     /// machine decides which: `FileGuard::file_control`).
+    #[inline(always)]
     pub fn file_control_event(&mut self, op: c_int) {
         self.state.file_control(op);
     }
@@ -239,28 +224,18 @@ impl Guard {
         self.state.watches_shm(self.reset_fix)
     }
 
-    /// Forward a file-control to the lower file.
-    ///
-    /// # Safety
-    /// `arg` is what `op` expects, as SQLite passed it.
-    #[inline(always)]
-    pub unsafe fn file_control(&self, op: c_int, arg: *mut c_void) -> c_int {
-        // SAFETY: as the caller vouches.
-        unsafe { self.db.lower.file_control(op, arg) }
-    }
-
     fn path_lossy(&self) -> String {
         self.db.path_lossy()
     }
 
     /// The database's name as SQLite passed it to `xOpen`.
     pub fn path_bytes(&self) -> &[u8] {
-        // SAFETY: `path` is the xOpen filename, valid until xClose, which drops the guard.
-        unsafe { host::bytes(self.db.path) }.unwrap_or_default()
+        &self.db.path
     }
 
     /// Layer 2 for a write of `data` at `offset` of the database file
     /// (`FileGuard::database_write`). `Err` carries the code the write fails with.
+    #[inline(never)]
     pub fn check_database_write(&mut self, offset: i64, data: &[u8]) -> Result<(), c_int> {
         let verdict = self.state.database_write(offset, data, &mut self.db).map_err(|rc| self.unchecked("a header write", rc))?;
         self.report(verdict)
@@ -289,7 +264,17 @@ impl Guard {
     }
 
     /// Count and log what the state machine decided; a refusal fails the write.
+    #[inline(always)]
     fn report(&mut self, verdict: Verdict) -> Result<(), c_int> {
+        match verdict {
+            Verdict::Pass | Verdict::Restore => Ok(()), // the common case, with nothing to say
+            notable => self.report_notable(notable),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_notable(&mut self, verdict: Verdict) -> Result<(), c_int> {
         match verdict {
             Verdict::Pass | Verdict::Restore => Ok(()),
             Verdict::Warned { report } => {
@@ -334,33 +319,21 @@ impl Guard {
         host::log(ffi::SQLITE_IOERR_WRITE, &format!("walguard: refused {what}, policy {}: '{}'", self.policy().name(), self.path_lossy()));
     }
 
-    /// `SQLITE_FCNTL_PRAGMA`: `PRAGMA walguard`, and layer 1 for `journal_mode`. `Some(rc)`
-    /// answers the file-control; `None` lets it through to the lower file.
-    ///
-    /// # Safety
-    /// `az` is null (an application calling `sqlite3_file_control` itself; the lower VFS
-    /// gets it) or the `char*[3]` of `SQLITE_FCNTL_PRAGMA`.
+    /// `SQLITE_FCNTL_PRAGMA`: `PRAGMA walguard`, and layer 1 for `journal_mode`; any other
+    /// pragma goes to the lower file.
     #[cold]
     #[inline(never)]
-    pub unsafe fn pragma(&mut self, az: *mut *mut c_char) -> Option<c_int> {
-        if az.is_null() {
-            return None;
-        }
-        // SAFETY: az[1] is the pragma name and az[2] its value or null, as SQLite documents.
-        let (name, value) = unsafe { (host::bytes(*az.add(1))?, host::bytes(*az.add(2))) };
+    pub fn pragma(&mut self, pragma: Pragma<'_>) -> Answer {
+        let (name, value) = (pragma.name(), pragma.value());
         let (rc, answer) = if name.eq_ignore_ascii_case(b"walguard") {
             self.walguard_pragma(value)
         } else if is_journal_mode_pragma(name) {
-            self.journal_mode_pragma(value)?
+            let Some(answer) = self.journal_mode_pragma(value) else { return Answer::Forward };
+            answer
         } else {
-            return None;
+            return Answer::Forward;
         };
-        // SAFETY: az[0] is SQLite's out slot, freed by SQLite with sqlite3_free.
-        unsafe { *az = host::sqlite_string(&answer) };
-        // Without its message (out of memory), an answer would be an empty row or a bare
-        // "SQL logic error": say what happened instead.
-        // SAFETY: reading back the slot just written.
-        Some(if unsafe { (*az).is_null() } { ffi::SQLITE_NOMEM } else { rc })
+        pragma.answer(rc, &answer)
     }
 
     /// `PRAGMA walguard` answers the policy of this file. It cannot change it: a policy is
@@ -426,8 +399,7 @@ impl Guard {
                 } else {
                     "policy strict requires WAL for every database"
                 };
-                // SAFETY: `path` is the xOpen filename, valid until xClose.
-                let uri = settings::deliberate_uri(unsafe { host::bytes(self.db.path) }.unwrap_or_default());
+                let uri = settings::deliberate_uri(&self.db.path);
                 let message = format!(
                     "walguard: refused journal_mode={mode} on '{path}': {reason}; to convert it deliberately, \
                      close every other connection to it (a walguard-hold holding it too) and open it as '{uri}'"
@@ -441,50 +413,17 @@ impl Guard {
 
     /// `SQLITE_FCNTL_VFSNAME`: `walguard/<lower>`, where `<lower>` is what the lower file
     /// reports (a stack of shims) or the lower VFS's name.
-    ///
-    /// # Safety
-    /// `out` is the `char**` of the file-control.
     #[cold]
     #[inline(never)]
-    pub unsafe fn vfs_name(&mut self, out: *mut *mut c_char) -> c_int {
-        // SAFETY: forwarding the file-control to the lower file; strings it returns were
-        // allocated with sqlite3_malloc and are ours to free; the lower VFS name is static.
-        unsafe {
-            let mut below: *mut c_char = ptr::null_mut();
-            let rc = self.file_control(ffi::SQLITE_FCNTL_VFSNAME, (&raw mut below).cast());
-            let below = host::SqliteString::from_raw(below).filter(|_| rc == ffi::SQLITE_OK);
-            let lower_name = match &below {
-                Some(name) => String::from_utf8_lossy(name.to_bytes()).into_owned(),
-                None => CStr::from_ptr((*self.db.vfs).zName).to_string_lossy().into_owned(),
-            };
-            *out = host::sqlite_string(&format!("{}/{lower_name}", settings::VFS_NAME.to_string_lossy()));
-        }
-        ffi::SQLITE_OK
+    pub fn vfs_name(&self, lower: &LowerFile) -> String {
+        let below = lower.vfs_name().unwrap_or_else(|| self.db.vfs_name.to_string_lossy().into_owned());
+        format!("{}/{below}", settings::VFS_NAME.to_string_lossy())
     }
 }
 
 impl DbFile {
-    /// The salts of the wal-index header as they are now, when region 0 is mapped and its
-    /// version is the one walguard knows.
-    fn wal_index_salts(&self) -> Option<Salts> {
-        if self.wal_index.is_null() {
-            return None;
-        }
-        // Other processes write the header: read it after a full barrier, as SQLite does
-        // (`walShmBarrier`), through volatile reads of a copy.
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        let mut header = [0u8; SALT_OFFSET + 8];
-        for (i, byte) in header.iter_mut().enumerate() {
-            // SAFETY: region 0 is a mapping of 32 KiB (WALINDEX_PGSZ), which the lower VFS keeps
-            // until xShmUnmap, and `shm_unmap` clears the pointer before that.
-            *byte = unsafe { ptr::read_volatile(self.wal_index.add(i)) };
-        }
-        ResetGuard::salts(&header)
-    }
-
     fn path_lossy(&self) -> String {
-        // SAFETY: `path` is the xOpen filename, valid until xClose.
-        String::from_utf8_lossy(unsafe { host::bytes(self.path) }.unwrap_or_default()).into_owned()
+        String::from_utf8_lossy(&self.path).into_owned()
     }
 }
 
@@ -514,58 +453,22 @@ impl Disk for DbFile {
     /// lower VFS: a journal on disk that this pager has not opened (planted beside the file,
     /// or left there while the pager journals in memory or not at all) grants nothing.
     fn journal_restores_page1(&mut self, page: &[u8]) -> bool {
-        let Some(journal) = self.journal else { return false };
-        // SAFETY: `journal.file` is the pager's journal handle, which SQLite allocates with the
-        // pager, together with this database file, so it outlives this guard; SQLite sets its
-        // pMethods when it opens it and clears it when it closes it, and serialises both with
-        // this write (the pager's own calls).
-        let methods = unsafe { (*journal.file).pMethods };
-        // SAFETY: a non-null pMethods of an open file is its valid table.
-        if methods.is_null() || journal.reads_with.is_none() || !fn_eq(unsafe { (*methods).xRead }, journal.reads_with) {
+        let Some(journal) = self.journal.as_ref().and_then(ForeignFile::if_open) else {
             return false; // not open, or open as something else (a journal in memory)
-        }
-        journal_restores_page1(&mut JournalHandle { file: journal.file, methods }, page)
+        };
+        journal_restores_page1(&mut JournalFile(journal), page)
     }
 }
-
-/// The pager's rollback-journal handle (`Pager.jfd`).
-#[derive(Clone, Copy)]
-pub struct Journal {
-    pub file: *mut ffi::sqlite3_file,
-    /// How a journal file of the lower VFS reads: a handle open with another `xRead` is not one
-    /// (SQLite's journal in memory, `journal_mode=MEMORY`).
-    pub reads_with: Read,
-}
-
-/// Are two optional `xRead`s the same function?
-fn fn_eq(a: Read, b: Read) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => ptr::fn_addr_eq(a, b),
-        _ => false,
-    }
-}
-
-/// An `xRead`, as the bindings spell it.
-pub type Read = Option<unsafe extern "C" fn(*mut ffi::sqlite3_file, *mut c_void, c_int, ffi::sqlite3_int64) -> c_int>;
 
 /// Reads of an open journal through its own table.
-struct JournalHandle {
-    file: *mut ffi::sqlite3_file,
-    methods: *const ffi::sqlite3_io_methods,
-}
+struct JournalFile(LowerFile);
 
-impl JournalSource for JournalHandle {
+impl JournalSource for JournalFile {
     fn size(&mut self) -> Option<u64> {
-        let mut size: ffi::sqlite3_int64 = 0;
-        // SAFETY: the file is open with `methods` (checked by the caller); `size` is a valid
-        // out-parameter.
-        let rc = unsafe { (*self.methods).xFileSize?(self.file, &mut size) };
-        (rc == ffi::SQLITE_OK).then(|| u64::try_from(size).ok()).flatten()
+        self.0.size()
     }
 
     fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> bool {
-        let (Ok(offset), Ok(len)) = (i64::try_from(offset), c_int::try_from(buf.len())) else { return false };
-        // SAFETY: the file is open with `methods`; `buf` holds `len` bytes.
-        unsafe { (*self.methods).xRead.is_some_and(|read| read(self.file, buf.as_mut_ptr().cast(), len, offset) == ffi::SQLITE_OK) }
+        i64::try_from(offset).is_ok_and(|offset| self.0.read_at(buf, offset) == ffi::SQLITE_OK)
     }
 }

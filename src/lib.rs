@@ -42,6 +42,7 @@
 //! ARCHITECTURE.md, "The code", maps the modules (`core/` decides, `src/` is the shell).
 
 mod adopt;
+mod companions;
 mod config;
 mod file;
 mod functions;
@@ -49,13 +50,12 @@ mod guard;
 mod host;
 mod loader;
 mod log_sink;
-mod lower;
-mod shim;
 mod stats;
 #[cfg(test)]
 mod testing;
 mod vfs;
 mod wal_file;
+mod wrap;
 
 use std::ffi::{c_char, c_int};
 use std::sync::OnceLock;

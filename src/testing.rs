@@ -21,7 +21,8 @@ use libsqlite3_sys as ffi;
 use walguard_core::header::MAGIC;
 use walguard_core::shim::SQLITE_ALIGNMENT;
 
-use crate::vfs;
+use crate::vfs::{self, Walguard};
+use crate::wrap::vfs::Registered;
 
 /// Install the host API table (once per process).
 pub fn host() {
@@ -301,8 +302,9 @@ unsafe impl Sync for Leaked {}
 /// process, as in the extension (one lower VFS).
 pub fn walguard_vfs() -> *mut ffi::sqlite3_vfs {
     static VFS: OnceLock<Leaked> = OnceLock::new();
-    // SAFETY: the lower VFS lives for the process.
-    VFS.get_or_init(|| Leaked(Box::leak(Box::new(unsafe { vfs::wrap(lower_vfs(), Some(vfs::NAME)) }.unwrap())))).0
+    // SAFETY: the lower VFS lives for the process, as a registered one does.
+    let lower = unsafe { Registered::from_raw(lower_vfs()) };
+    VFS.get_or_init(|| Leaked(Box::leak(Box::new(lower.wrapper::<Walguard>(Some(vfs::NAME)).unwrap())))).0
 }
 
 /// The contents of one file of the in-memory VFS, shared by its open handles.

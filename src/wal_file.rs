@@ -1,165 +1,109 @@
 //! WAL files of guarded databases: every page-1 frame written to them is checked (layer 2).
 //!
-//! A WAL opened through the walguard VFS whose database walguard opened itself gets a
-//! [`WalTail`] after its lower file (`shim.rs`). It finds its database's guard from the WAL's
-//! name (`file::guard_of`), not through `sqlite3_database_file_object` (as SQLite's
-//! cksumvfs.c does), which walks the memory before the name and crashes when a VFS above
-//! walguard passes its own copy of it; and keeps a pointer to it: SQLite closes a database's
-//! WAL before the database file (`sqlite3PagerClose`), so the pointer never dangles. Any other WAL (its database adopted at load, or opened through
-//! another VFS) belongs to the lower VFS alone; the database-file rule still refuses any
-//! checkpoint of a page 1 that leaves WAL from it.
+//! A WAL opened through the walguard VFS whose database walguard opened itself is wrapped
+//! with a [`Wal`] hook. It finds its database's guard from the WAL's name (`file::guard_of`),
+//! not through `sqlite3_database_file_object` (as SQLite's cksumvfs.c does), which walks the
+//! memory before the name and crashes when a VFS above walguard passes its own copy of it; and
+//! keeps a pointer to it: SQLite closes a database's WAL before the database file
+//! (`sqlite3PagerClose`), so the pointer never dangles. Any other WAL (its database adopted at
+//! load, or opened through another VFS) belongs to the lower VFS alone; the database-file rule
+//! still refuses any checkpoint of a page 1 that leaves WAL from it.
 //!
 //! Only `xWrite` (and `xClose`) are walguard's; every other entry of the table is the lower
 //! function itself.
 
-use std::ffi::{c_char, c_int, c_void};
-use std::{ptr, slice};
+use std::ffi::c_int;
 
 use libsqlite3_sys as ffi;
 use walguard_core::wal::{FrameTracker, Probe, WAL_HEADER_LEN};
 
+use crate::companions::Companion;
 use crate::file;
 use crate::guard::Guard;
-use crate::lower::{self, LowerFile};
-use crate::shim;
+use crate::vfs::Walguard;
+use crate::wrap::io::{FileHooks, Hooked};
+use crate::wrap::lower::LowerFile;
+use crate::wrap::vfs::Opened;
 
-/// Walguard's struct after the lower file of a guarded database's WAL.
-pub struct WalTail {
-    methods: ffi::sqlite3_io_methods,
-    lower: LowerFile,
+/// The hooks on a guarded database's WAL.
+pub struct Wal {
     /// The guard of the database this WAL belongs to.
     db: *mut Guard,
     frames: FrameTracker,
 }
 
-/// Open a WAL file through the lower VFS, and check its page-1 frames when its database is
-/// guarded by this copy of walguard.
-///
-/// # Safety
-/// Arguments as SQLite passes them to `xOpen` for a file with `SQLITE_OPEN_WAL`; `file` is an
-/// allocation of the walguard VFS's `szOsFile` bytes (`shim::os_file_size`); `name` is the WAL
-/// name SQLite passes, or a copy of it made by a VFS above walguard.
-pub unsafe fn open(
-    lower_vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    file: *mut ffi::sqlite3_file,
-    flags: c_int,
-    out_flags: *mut c_int,
-) -> c_int {
-    // SAFETY: as the caller vouches.
-    let lower_methods = match unsafe { lower::open(lower_vfs, name, file, flags, out_flags) } {
-        Ok(table) => table,
-        Err(rc) => return rc,
-    };
-    // SAFETY: the lower file's table, non-null.
-    if !file::KNOWN_VERSIONS.contains(&unsafe { (*lower_methods).iVersion }) {
-        return ffi::SQLITE_OK;
-    }
-    // SAFETY: SQLite passes the name NUL-terminated.
-    let Some(db) = (unsafe { file::guard_of(name, file::Companion::Wal) }) else {
+/// A WAL file the lower VFS opened: check its page-1 frames when its database is guarded by
+/// this copy of walguard.
+pub fn open(file: Opened<'_, Walguard>) -> c_int {
+    let Some(db) = file::guard_of(&file, Companion::Wal) else {
         return ffi::SQLITE_OK; // not a database walguard opened: the lower VFS owns the WAL outright
     };
     // SAFETY: a registered guard lives until its database closes, after its WAL; SQLite
     // serialises the pager's calls.
     unsafe { (*db).wal_opened() };
-    // SAFETY: checked non-null and of a known version above.
-    let methods = ffi::sqlite3_io_methods { xClose: Some(close), xWrite: Some(write), ..unsafe { *lower_methods } };
-    // SAFETY: `file` has the walguard VFS's szOsFile bytes, so the tail after the lower file is
-    // in bounds, aligned and unused (`shim::tail`); SQLite reads pMethods only after xOpen
-    // returns, when it points at the table inside the tail, which lives until xClose.
-    unsafe {
-        let tail = shim::tail::<WalTail>(file);
-        // (The lower table is the open file's, checked non-null above; the tail dies at xClose.)
-        let lower = LowerFile::new(file, lower_methods);
-        ptr::write(tail, WalTail { methods, lower, db, frames: FrameTracker::default() });
-        (*file).pMethods = &raw const (*tail).methods;
-    }
+    // A table of an unknown version: the WAL stays the lower VFS's, and the database's own
+    // rule still refuses a checkpoint of a page 1 that leaves WAL.
+    let _ = file.wrap(Wal { db, frames: FrameTracker::default() });
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: SQLite closes each file once; the WalTail (plain data) is left in SQLite's memory.
-    unsafe {
-        let lower = (*shim::tail::<WalTail>(file)).lower;
-        (*file).pMethods = lower.table();
-        lower.methods().xClose.map_or(ffi::SQLITE_OK, |f| f(file))
+impl Wal {
+    /// The database's guard.
+    fn db(&mut self) -> &mut Guard {
+        // SAFETY: the database's guard outlives its WAL file (see the module's manual); SQLite
+        // serialises a connection's calls on its database and WAL files, so nothing else uses
+        // the guard while a WAL write runs.
+        unsafe { &mut *self.db }
+    }
+
+    /// Every WAL write that is not a routine append.
+    #[inline(never)]
+    fn write_any(&mut self, lower: &LowerFile, data: &[u8], offset: i64) -> Result<(), c_int> {
+        match self.frames.observe(offset, data) {
+            Probe::Nothing => Ok(()),
+            probe => self.check(lower, offset, data, probe),
+        }
+    }
+
+    /// A WAL write that puts a page's byte 19: find the page, and check it if it is page 1.
+    fn check(&mut self, lower: &LowerFile, offset: i64, data: &[u8], mut probe: Probe) -> Result<(), c_int> {
+        let read = |at: i64, buf: &mut [u8]| -> Result<(), c_int> {
+            match lower.read_at(buf, at) {
+                ffi::SQLITE_OK => Ok(()),
+                rc => Err(rc),
+            }
+        };
+        if probe == Probe::NeedPageSize {
+            let mut header = [0u8; WAL_HEADER_LEN as usize];
+            read(0, &mut header).map_err(|rc| self.db().unchecked("a WAL write", rc))?;
+            if !self.frames.learn(&header) {
+                // No valid WAL header on disk: SQLite's recovery would ignore every frame.
+                return Ok(());
+            }
+            probe = self.frames.observe(offset, data);
+        }
+        let written = probe
+            .page1_byte(|frame| {
+                let mut page_number = [0u8; 4];
+                read(frame, &mut page_number).map(|()| u32::from_be_bytes(page_number))
+            })
+            .map_err(|rc| self.db().unchecked("a WAL write", rc))?;
+        written.map_or(Ok(()), |byte| self.db().check_wal_page1(byte))
     }
 }
 
-unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: ffi::sqlite3_int64) -> c_int {
-    // SAFETY: SQLite passes a buffer of `amt` bytes; `file` has a WalTail (this method is
-    // only installed by `open`, and the tail is found through the file pointer).
-    unsafe {
-        let wal = &mut *shim::tail::<WalTail>(file);
-        let Some(f) = wal.lower.methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
-        if wal.frames.routine(offset, slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize)) {
-            return f(file, buf, amt, offset); // the hot path: every append of a routine frame
-        }
-        write_any(wal, file, f, buf, amt, offset)
+impl FileHooks for Wal {
+    fn hooked(&self, _lower: &ffi::sqlite3_io_methods) -> Hooked {
+        Hooked { write: true, ..Hooked::default() }
     }
-}
 
-type Write = unsafe extern "C" fn(*mut ffi::sqlite3_file, *const c_void, c_int, ffi::sqlite3_int64) -> c_int;
-
-/// Every WAL write that is not a routine append.
-///
-/// # Safety
-/// As [`write`]; `wal` is `file`'s tail; `lower_write` is the lower xWrite.
-#[inline(never)]
-unsafe fn write_any(
-    wal: &mut WalTail,
-    file: *mut ffi::sqlite3_file,
-    lower_write: Write,
-    buf: *const c_void,
-    amt: c_int,
-    offset: i64,
-) -> c_int {
-    // SAFETY: as the caller vouches.
-    unsafe {
-        let data = slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize);
-        match wal.frames.observe(offset, data) {
-            Probe::Nothing => lower_write(file, buf, amt, offset),
-            probe => match check(wal, offset, data, probe) {
-                Ok(()) => lower_write(file, buf, amt, offset),
-                Err(rc) => rc,
-            },
+    #[inline(always)]
+    fn write(&mut self, lower: &LowerFile, data: &[u8], offset: i64) -> Result<(), c_int> {
+        if self.frames.routine(offset, data) {
+            return Ok(()); // the hot path: every append of a routine frame
         }
+        self.write_any(lower, data, offset)
     }
-}
-
-/// A WAL write whose frame could not be read back: failed, and said (`Guard::unchecked`).
-fn unchecked(wal: &WalTail, rc: c_int) -> c_int {
-    // SAFETY: the database's guard outlives its WAL file.
-    unsafe { (*wal.db).unchecked("a WAL write", rc) }
-}
-
-/// A WAL write that puts a page's byte 19: find the page, and check it if it is page 1.
-fn check(wal: &mut WalTail, offset: i64, data: &[u8], mut probe: Probe) -> Result<(), c_int> {
-    let lower = wal.lower;
-    let read = |at: i64, buf: &mut [u8]| -> Result<(), c_int> {
-        match lower.read_at(buf, at) {
-            ffi::SQLITE_OK => Ok(()),
-            rc => Err(rc),
-        }
-    };
-    if probe == Probe::NeedPageSize {
-        let mut header = [0u8; WAL_HEADER_LEN as usize];
-        read(0, &mut header).map_err(|rc| unchecked(wal, rc))?;
-        if !wal.frames.learn(&header) {
-            // No valid WAL header on disk: SQLite's recovery would ignore every frame.
-            return Ok(());
-        }
-        probe = wal.frames.observe(offset, data);
-    }
-    let written = probe
-        .page1_byte(|frame| {
-            let mut page_number = [0u8; 4];
-            read(frame, &mut page_number).map(|()| u32::from_be_bytes(page_number))
-        })
-        .map_err(|rc| unchecked(wal, rc))?;
-    // SAFETY: the database's guard outlives its WAL file; SQLite serialises a connection's
-    // calls on its database and WAL files.
-    written.map_or(Ok(()), |byte| unsafe { (*wal.db).check_wal_page1(byte) })
 }
 
 #[cfg(test)]
@@ -206,7 +150,7 @@ mod tests {
     fn in_tail(file: &Open) -> bool {
         let table = file.methods() as *const _ as usize;
         let start = file.memory.ptr as usize;
-        (start + shim::tail_offset()..start + file.memory.layout.size()).contains(&table)
+        (start + crate::wrap::tail_offset()..start + file.memory.layout.size()).contains(&table)
     }
 
     /// Frames written as SQLite writes them (the header, then the page, in two writes); a

@@ -18,7 +18,6 @@
 //! - [`status`]: the JSON object `walguard_status()` returns.
 
 pub mod checkpoint;
-pub mod file_control;
 pub mod fs;
 pub mod header;
 pub mod journal;

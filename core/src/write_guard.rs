@@ -41,10 +41,12 @@
 //! rollback one), to know whether it replaces a rollback header
 //! ([`FileGuard::wal_header_write`]).
 
-use crate::checkpoint::{CheckpointEvent, CheckpointSignal};
-use crate::file_control::FCNTL_COMMIT_PHASETWO;
+use crate::checkpoint::{CheckpointEvent, CheckpointSignal, FCNTL_CKPT_DONE, FCNTL_CKPT_START};
 use crate::header::{HEADER_LEN, HeaderFormat, READ_VERSION_OFFSET, WAL_READ_VERSION, written_read_version};
 use crate::policy::Policy;
+
+/// `SQLITE_FCNTL_COMMIT_PHASETWO` (sqlite3.h): the commit of a transaction.
+pub const FCNTL_COMMIT_PHASETWO: i32 = 22;
 
 /// The file a guarded write goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,9 +173,18 @@ impl FileGuard {
         self.decide(Target::WalFrame, written, None, disk)
     }
 
-    /// A file-control sent to the database file: a checkpoint's start or end (on hosts that
-    /// show them so), or the commit of a transaction.
+    /// A file-control sent to the database file. Three are events: a checkpoint's start or end
+    /// (on hosts that show them so) and the commit of a transaction; every other returns at
+    /// once (the shell passes them all: the hot path).
+    #[inline(always)]
     pub fn file_control(&mut self, op: i32) {
+        if matches!(op, FCNTL_COMMIT_PHASETWO | FCNTL_CKPT_START | FCNTL_CKPT_DONE) {
+            self.file_control_event(op);
+        }
+    }
+
+    #[inline(never)]
+    fn file_control_event(&mut self, op: i32) {
         if op == FCNTL_COMMIT_PHASETWO {
             self.transaction_ended();
         }
@@ -506,6 +517,24 @@ mod tests {
         guard.file_control(FCNTL_COMMIT_PHASETWO);
         disk.header = HeaderFormat::Wal;
         assert_eq!(guard.database_write(0, &original, &mut disk), Ok(Verdict::Refuse(Refusal::Downgrade)));
+    }
+
+    /// The shell passes every file-control: only a commit ends the transaction (a journal in
+    /// memory may restore the replaced page until then), and no other op does.
+    #[test]
+    fn only_the_commit_file_control_ends_a_transaction() {
+        let mut wal_page = PAGE.to_vec();
+        wal_page[19] = 2;
+        for op in 0..64 {
+            let mut guard = new_guard(Policy::Enforce);
+            let mut disk = FixedDisk::new(HeaderFormat::Rollback, false);
+            let original = disk.database_page1(512).unwrap();
+            assert_eq!(guard.database_write(0, &wal_page, &mut disk), Ok(Verdict::Pass));
+            guard.file_control(op);
+            disk.header = HeaderFormat::Wal;
+            let expected = if op == FCNTL_COMMIT_PHASETWO { Verdict::Refuse(Refusal::Downgrade) } else { Verdict::Restore };
+            assert_eq!(guard.database_write(0, &original, &mut disk), Ok(expected), "op {op}");
+        }
     }
 
     #[test]

@@ -28,8 +28,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use walguard_core::checkpoint::{CheckpointSignal, FCNTL_CKPT_DONE, FCNTL_CKPT_START};
-use walguard_core::file_control::FCNTL_COMMIT_PHASETWO;
 use walguard_core::header::{MAGIC, WAL_READ_VERSION};
+use walguard_core::write_guard::FCNTL_COMMIT_PHASETWO;
 use walguard_core::{Disk, FileGuard, HeaderFormat, Policy, Target, Verdict};
 
 /// The files on disk, as far as page 1's byte 19 goes.
