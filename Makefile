@@ -7,7 +7,7 @@ CARGO ?= cargo
 # tool without walguard can (the extension itself never compiles SQLite).
 export LIBSQLITE3_FLAGS := -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold test-log dist install uninstall memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean release test-release docs-clients
+.PHONY: all build check lint test test-core test-sql test-host test-python test-loading test-versions clients-run test-clients test-stress test-dist test-deploy test-hold test-log dist install uninstall memcheck miri bench bench-hold sqlite-suite stress stress-hold soak deps deps-test clean release test-release docs-clients mutations
 
 all: build
 
@@ -82,7 +82,7 @@ test-loading: build
 # hosts older than 3.32.0 still show their checkpoints), a hot journal's playback,
 # walguard_status(). Then applications linked to shared libraries built from 3.31.1 and 3.37.0
 # and to the system one, under the preload: every open stays the application's, and guarded.
-OLD_SQLITE := 3.31.1 3.34.0 3.37.0
+OLD_SQLITE := 3.31.1 3.34.0 3.37.0 3.54.1
 PRELOAD_SQLITE := 3.31.1 3.37.0
 test-versions: build
 	mkdir -p build
@@ -216,6 +216,11 @@ MIRI_TOOLCHAIN ?= nightly-2026-10-30
 MIRI_CASES ?= 16
 MIRI_ENV = PROPTEST_CASES=$(MIRI_CASES) PROPTEST_RNG_ALGORITHM=xs \
 	MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-symbolic-alignment-check -Zmiri-permissive-provenance $(MIRIFLAGS)"
+# Each rule of the shell broken once (scripts/mutations.py): every mutation must fail a unit
+# test. About 1 minute once built.
+mutations: deps
+	/usr/bin/python3 scripts/mutations.py
+
 miri: deps
 	@MIRI_TOOLCHAIN=$(MIRI_TOOLCHAIN) scripts/ensure-deps.sh miri
 	$(MIRI_ENV) $(CARGO) +$(MIRI_TOOLCHAIN) miri test -p walguard-core

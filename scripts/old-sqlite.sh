@@ -2,7 +2,7 @@
 # Prints the directory of a SQLite amalgamation (sqlite3.c, sqlite3.h) of an older release,
 # fetching it once into .deps/sqlite-<version>/ from the package registries that carry one:
 # old libsqlite3-sys crates (crates.io, through cargo) and old better-sqlite3 tarballs (npm).
-#   scripts/old-sqlite.sh 3.31.1|3.34.0|3.37.0
+#   scripts/old-sqlite.sh 3.31.1|3.34.0|3.37.0|3.54.1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:?version}
@@ -31,6 +31,7 @@ case "$version" in
   3.31.1) from_crate 0.18.0 ;;
   3.34.0) command -v npm >/dev/null || scripts/ensure-deps.sh node >&2; from_npm 7.1.2 ;;
   3.37.0) from_crate 0.23.2 ;;
+  3.54.1) from_crate 0.40.0 ;;
   *) echo "old-sqlite.sh: no source known for SQLite $version" >&2; exit 1 ;;
 esac
 got=$(sed -n 's/^#define SQLITE_VERSION  *"\(.*\)"/\1/p' "$work/out/sqlite3.h")

@@ -14,7 +14,8 @@ pub use walguard_core::settings::POLICY_VAR;
 static DEFAULT_POLICY: OnceLock<Policy> = OnceLock::new();
 static WAL_RESET_FIX: OnceLock<bool> = OnceLock::new();
 
-/// Is the WAL-reset mitigation on (see `walguard_core::wal_reset`)?
+/// Is the WAL-reset mitigation on (see `walguard_core::wal_reset`): asked for, on a host that
+/// may have the bug?
 pub fn wal_reset_fix() -> bool {
     WAL_RESET_FIX.get().copied().unwrap_or(true)
 }
@@ -28,7 +29,10 @@ pub fn default_policy() -> Policy {
 pub fn load() {
     let var = |name| std::env::var_os(name);
     DEFAULT_POLICY.get_or_init(|| accept(settings::process_policy(var(POLICY_VAR).as_ref().map(|v| v.as_encoded_bytes()))));
-    WAL_RESET_FIX.get_or_init(|| accept(settings::wal_reset_fix(var(settings::WAL_RESET_VAR).as_ref().map(|v| v.as_encoded_bytes()))));
+    WAL_RESET_FIX.get_or_init(|| {
+        let setting = accept(settings::wal_reset_fix(var(settings::WAL_RESET_VAR).as_ref().map(|v| v.as_encoded_bytes())));
+        walguard_core::wal_reset::mitigation_on(setting, host::libversion_number())
+    });
 }
 
 /// The value of a setting, its warning shown.

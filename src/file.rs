@@ -291,6 +291,28 @@ mod tests {
         drop(jrnl);
     }
 
+    /// Every file-control reaches the lower file (walguard answers only its own), and a commit
+    /// ends the transaction: the page a switch to WAL replaced cannot be put back after it.
+    #[test]
+    fn file_controls_go_through_and_a_commit_ends_the_transaction() {
+        let names = Names::new("/mem/commit.db", &[]);
+        // SAFETY: `names` outlives the file.
+        let db = unsafe { Open::new(names.db(), FLAGS) };
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_OK);
+        assert_eq!(db.unlock(ffi::SQLITE_LOCK_NONE), ffi::SQLITE_OK);
+        let mut moved: c_int = 7;
+        // SAFETY: HAS_MOVED's out-parameter; COMMIT_PHASETWO takes none.
+        unsafe {
+            assert_eq!(db.file_control(ffi::SQLITE_FCNTL_HAS_MOVED, (&raw mut moved).cast()), ffi::SQLITE_OK);
+            assert_eq!(moved, 0, "answered by the lower file");
+            assert_eq!(db.write(0, &page1(2)), ffi::SQLITE_OK);
+            assert_eq!(db.file_control(ffi::SQLITE_FCNTL_COMMIT_PHASETWO, ptr::null_mut()), ffi::SQLITE_NOTFOUND);
+        }
+        assert_eq!(db.write(0, &page1(1)), ffi::SQLITE_IOERR_WRITE, "committed: no restore");
+        assert_eq!(take_log().len(), 1);
+        assert_eq!(db.close(), ffi::SQLITE_OK);
+    }
+
     /// Companions are tied to their database by the exact address SQLite keeps their names at:
     /// two connections to one file each find their own guard, and a copy of a name (a VFS above
     /// walguard that passes its own) finds none, however close it lies.

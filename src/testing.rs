@@ -522,8 +522,14 @@ unsafe extern "C" fn mem_check_reserved_lock(_file: *mut ffi::sqlite3_file, out:
     ffi::SQLITE_OK
 }
 
-/// `SQLITE_FCNTL_VFSNAME` answers "mem" in memory from `sqlite3_malloc`, for the caller to free.
+/// `SQLITE_FCNTL_VFSNAME` answers "mem" in memory from `sqlite3_malloc`, for the caller to free;
+/// `SQLITE_FCNTL_HAS_MOVED` answers 0.
 unsafe extern "C" fn mem_file_control(_file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
+    if op == ffi::SQLITE_FCNTL_HAS_MOVED {
+        // SAFETY: HAS_MOVED's out-parameter, an int.
+        unsafe { *arg.cast::<c_int>() = 0 };
+        return ffi::SQLITE_OK;
+    }
     if op != ffi::SQLITE_FCNTL_VFSNAME {
         return ffi::SQLITE_NOTFOUND;
     }

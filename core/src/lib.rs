@@ -8,7 +8,6 @@
 //! - [`settings`]: the environment variables and the URI parameter, and what an invalid value gets;
 //! - [`write_guard`]: the per-file state machine that decides header writes (layer 2);
 //! - [`checkpoint`]: where a host shows its checkpoints to that state machine;
-//! - [`file_control`]: the file-controls walguard answers or watches;
 //! - [`wal`]: which writes to a WAL file put byte 19 of which page;
 //! - [`journal`]: whether a rollback journal holds the page 1 being written back;
 //! - [`wal_reset`]: the salt check that neutralises SQLite's WAL-reset bug on checkpoints;

@@ -6,7 +6,7 @@
 //! [`SQLITE_ALIGNMENT`] and no more. walguard's VFS asks for the lower VFS's `szOsFile`,
 //! rounded up to that alignment, plus the size of its own struct (the tail): the lower VFS
 //! opens its file at the start, and the tail lives at [`TailLayout::offset`] from the file
-//! pointer. The extension (`src/shim.rs`) does the pointer arithmetic; this is the arithmetic.
+//! pointer. The extension (`src/wrap/tail.rs`) does the pointer arithmetic; this is the arithmetic.
 
 /// The alignment of the memory SQLite passes to `xOpen`: `sqlite3_malloc` guarantees 8 bytes
 /// (4 only in builds with `SQLITE_4_BYTE_ALIGNED_MALLOC`, for 32-bit targets), and the pager

@@ -118,9 +118,16 @@ impl ResetGuard {
 
 /// Is SQLite `version` (as `sqlite3_libversion_number`) in the range the bug affects? Distro
 /// backports keep the version number, so this says "affected unless patched", and the check
-/// runs on every host.
+/// runs on every such host.
 pub fn affected_version(version: i32) -> bool {
     (3_007_000..3_051_003).contains(&version)
+}
+
+/// Is the mitigation on, given the setting (`WALGUARD_WAL_RESET_FIX`) and the host's version?
+/// Only where the host may have the bug: from 3.51.3 on SQLite fixed it itself, and walguard
+/// leaves the wal-index alone there (nothing to check, nothing to pay).
+pub fn mitigation_on(setting: bool, version: i32) -> bool {
+    setting && affected_version(version)
 }
 
 #[cfg(test)]
@@ -231,6 +238,8 @@ mod tests {
         assert!(affected_version(3_007_000));
         assert!(!affected_version(3_006_023));
         assert!(!affected_version(3_051_003));
+        assert!(mitigation_on(true, 3_040_001) && !mitigation_on(false, 3_040_001));
+        assert!(!mitigation_on(true, 3_051_003) && !mitigation_on(true, 3_054_001));
         assert!(!affected_version(3_052_000), "3.52.0 had the fix");
         assert!(!affected_version(3_054_001));
     }

@@ -3,8 +3,8 @@
 **
 **   oldhost LIBWALGUARD DIR
 **
-** Compiled once per SQLite version (`make test-versions`: 3.31.1, 3.34.0, 3.37.0 from their
-** amalgamations, and the system library). In each host:
+** Compiled once per SQLite version (`make test-versions`: 3.31.1, 3.34.0, 3.37.0 and 3.54.1 from
+** their amalgamations, and the system library). In each host:
 **   - a connection opened and an ATTACHed WAL file before the load are adopted at the load
 **     (before 3.39.0 through `PRAGMA database_list`, after it through sqlite3_db_name);
 **   - `PRAGMA journal_mode=DELETE` on a WAL file is refused with walguard's message, and the
@@ -15,7 +15,11 @@
 **     checkpoint shows only as its wal-index lock (walguard_core::checkpoint);
 **   - the hot journal a crash leaves in the middle of a switch to WAL (database already 2,2,
 **     its journal holding the rollback page 1) is played back through walguard;
-**   - walguard_status() names this host's SQLite and the floor.
+**   - walguard_status() names this host's SQLite and the floor;
+**   - the WAL-reset mitigation is on where the host has the bug (before 3.51.3) and off where
+**     SQLite fixed it (or WALGUARD_WAL_RESET_FIX=off): then, from 3.32.0 on, a guarded file's
+**     wal-index locks are the lower VFS's own function, at no cost (the same xShmLock as a file
+**     opened through "bare").
 ** Exits 0 when every check passes.
 */
 #include <sqlite3.h>
@@ -163,6 +167,30 @@ int main(int argc, char **argv){
   char wanted[128];
   snprintf(wanted, sizeof wanted, "\"sqlite_version\":\"%s\"", sqlite3_libversion());
   expect(strstr(out, wanted)!=0 && strstr(out, "\"sqlite_floor\":\"3.31.1\"")!=0, "walguard_status() names this host and the floor");
+
+  int fixed_host = sqlite3_libversion_number()>=3051003;
+  const char *fix = getenv("WALGUARD_WAL_RESET_FIX");
+  int mitigation = !fixed_host && !(fix && strcmp(fix, "off")==0);
+  expect(strstr(out, mitigation ? "\"wal_reset_mitigation\":true" : "\"wal_reset_mitigation\":false")!=0,
+         mitigation ? "the WAL-reset mitigation is on: this SQLite has the bug"
+                    : "the WAL-reset mitigation is off: this SQLite has the fix, or it was turned off");
+  {
+    /* Before 3.32.0 the wal-index's locks show the checkpoints too (walguard_core::checkpoint). */
+    int watched = mitigation || sqlite3_libversion_number()<3032000;
+    sqlite3 *guarded, *plain;
+    sqlite3_file *guarded_file = 0, *plain_file = 0;
+    sqlite3_open(main_db, &guarded);
+    sqlite3_open_v2(main_db, &plain, SQLITE_OPEN_READWRITE, "bare");
+    run(guarded, "SELECT count(*) FROM t", out);
+    run(plain, "SELECT count(*) FROM t", out);
+    sqlite3_file_control(guarded, "main", SQLITE_FCNTL_FILE_POINTER, &guarded_file);
+    sqlite3_file_control(plain, "main", SQLITE_FCNTL_FILE_POINTER, &plain_file);
+    int same = guarded_file && plain_file && guarded_file->pMethods->xShmLock==plain_file->pMethods->xShmLock;
+    expect(watched ? !same : same, watched ? "xShmLock is watched (the WAL-reset salt check, or this host's checkpoints)"
+                                           : "xShmLock is the lower VFS's own: nothing to pay");
+    sqlite3_close(plain);
+    sqlite3_close(guarded);
+  }
 
   run(db, "PRAGMA main.walguard", out);
   expect(strcmp(out, "enforce")==0, "main, opened before the load, is adopted");
