@@ -12,13 +12,14 @@ survived = []
 muts = [
  ("src/wrap/io.rs", "    if hooked.write {\n", "    if hooked.write && false {\n", "xWrite hook not installed"),
  ("src/wrap/io.rs", "    if hooked.unlock {\n", "    if hooked.unlock && false {\n", "xUnlock hook not installed"),
- ("src/wrap/io.rs", "            w.wal_index.set((*out).cast_const().cast());", "            let _ = out;", "wal-index region not recorded"),
- ("src/wrap/io.rs", "            Answer::Forward => w.lower.file_control(op, arg),", "            Answer::Forward => ffi::SQLITE_NOTFOUND,", "file-controls not forwarded"),
+ ("src/wrap/io.rs", "            (*w).header.wal_index.set((*out).cast_const().cast());", "            let _ = out;", "wal-index region not recorded"),
+ ("src/wrap/io.rs", "            Answer::Forward => header.lower.file_control(op, arg),", "            Answer::Forward => ffi::SQLITE_NOTFOUND,", "file-controls not forwarded"),
  ("src/file.rs", "        if !FileGuard::may_concern_header(offset) {\n            return Ok(());", "        if true {\n            return Ok(());", "page-1 writes not checked"),
  ("src/file.rs", "        self.unlocked();\n", "", "xUnlock not an event"),
  ("src/file.rs", "                self.file_control_event(op); // the hot path: most are no event\n", "", "file-controls not events"),
  ("src/companions.rs", "    (*stem == *entry.path).then_some(entry.owner)", "    let _ = stem; Some(entry.owner)", "companion name not compared"),
  ("src/companions.rs", "        Companion::Journal => entry.journal_at == address,", "        Companion::Journal => true,", "companion address not compared"),
+ ("src/wrap/io.rs", "(!header.is_null() && (*header).file == file).then_some(header)", "(!header.is_null()).then_some(header)", "adopted table not checked to name its file"),
  ("src/wal_file.rs", "        if self.frames.routine(offset, data) {", "        if true || self.frames.routine(offset, data) {", "WAL frames not checked"),
  ("src/file.rs", "        unsafe { (*guard).journal_opened(journal) };", "        let _ = journal;", "journal handle not recorded"),
 ]

@@ -3,7 +3,7 @@
 # "N passed, M failed" counting suites.
 set -u
 cd "$(dirname "$0")/.."
-suites=(test-core test-sql test-log test-host test-python test-loading test-versions test-clients test-stress test-hold test-dist test-deploy)
+suites=(test-core mutations test-sql test-log test-host test-python test-loading test-versions test-clients test-stress test-hold test-dist test-deploy)
 passed=0 failed=0 failures=()
 for suite in "${suites[@]}"; do
   echo "=== $suite"

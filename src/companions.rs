@@ -81,22 +81,18 @@ pub fn find<'n>(address: usize, name: impl FnOnce() -> &'n [u8], companion: Comp
 mod tests {
     use super::*;
 
-    fn leak(name: &str) -> &'static [u8] {
-        Box::leak(name.as_bytes().to_vec().into_boxed_slice())
-    }
-
     #[test]
     fn a_companion_is_found_by_its_address_and_its_name_only() {
         let (at, path) = (0x1000, b"/x/a.db".as_slice());
         let registration = register(at, path, 7);
         let wal_at = at + path.len() + 9;
-        assert_eq!(find(at, || leak("/x/a.db-journal"), Companion::Journal), Some(7));
-        assert_eq!(find(wal_at, || leak("/x/a.db-wal"), Companion::Wal), Some(7));
-        assert_eq!(find(at + 1, || leak("/x/a.db-journal"), Companion::Journal), None, "another address");
-        assert_eq!(find(at, || leak("/x/b.db-journal"), Companion::Journal), None, "another name");
-        assert_eq!(find(at, || leak("/x/a.db-wal"), Companion::Journal), None, "a WAL's name is not a journal's");
-        assert_eq!(find(wal_at, || leak("/x/a.db-journal"), Companion::Wal), None);
+        assert_eq!(find(at, || b"/x/a.db-journal".as_slice(), Companion::Journal), Some(7));
+        assert_eq!(find(wal_at, || b"/x/a.db-wal".as_slice(), Companion::Wal), Some(7));
+        assert_eq!(find(at + 1, || b"/x/a.db-journal".as_slice(), Companion::Journal), None, "another address");
+        assert_eq!(find(at, || b"/x/b.db-journal".as_slice(), Companion::Journal), None, "another name");
+        assert_eq!(find(at, || b"/x/a.db-wal".as_slice(), Companion::Journal), None, "a WAL's name is not a journal's");
+        assert_eq!(find(wal_at, || b"/x/a.db-journal".as_slice(), Companion::Wal), None);
         drop(registration);
-        assert_eq!(find(at, || leak("/x/a.db-journal"), Companion::Journal), None, "closed");
+        assert_eq!(find(at, || b"/x/a.db-journal".as_slice(), Companion::Journal), None, "closed");
     }
 }

@@ -56,9 +56,6 @@ pub fn open(file: Opened<'_, Walguard>) -> c_int {
     let path = file.name();
     let path_text = String::from_utf8_lossy(path);
     let policy = config::accept(settings::file_policy(file.uri_parameter(c"walguard"), config::default_policy(), &path_text));
-    if policy == Policy::Off {
-        host::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path_text}'"));
-    }
     let cannot_write = file.read_only() || file.uri_boolean(c"immutable") || file.uri_boolean(c"nolock");
     let mut guard = Guard::new(file.lower(), file.lower_vfs_name(), path, policy);
     if cannot_write {
@@ -66,9 +63,12 @@ pub fn open(file: Opened<'_, Walguard>) -> c_int {
     }
     let journal_at = file.journal_name_address();
     match file.wrap(guard) {
-        Ok(guard) => {
-            let owner = &raw mut *guard as usize;
-            guard.companions = Some(companions::register(journal_at, path, owner));
+        Ok(mut placed) => {
+            let owner = placed.address();
+            placed.hooks().companions = Some(companions::register(journal_at, path, owner));
+            if policy == Policy::Off {
+                host::log(ffi::SQLITE_NOTICE, &format!("walguard: guard off (URI parameter walguard=off): '{path_text}'"));
+            }
         }
         Err(version) => host::log(
             ffi::SQLITE_WARNING,
@@ -155,7 +155,7 @@ impl FileHooks for Guard {
                 Answer::Forward
             }
             Control::Pragma(pragma) => self.pragma(pragma),
-            Control::VfsName => Answer::Name(self.vfs_name(lower)),
+            Control::VfsName(out) => out.answer(&self.vfs_name(lower)),
             Control::ConnectionSlot(slot) => {
                 self.connection_slot(slot);
                 Answer::Forward
@@ -407,10 +407,17 @@ mod tests {
             };
             assert!(adopt(file, adoption()).is_ok());
             // The table SQLite calls through is the adopted file's own wrapper, which names it.
-            assert!(io::is_wrapped::<Guard>(file) && (*file).pMethods != lower_table);
+            assert!(io::is_wrapped(file), "wrapped");
+            assert!((*file).pMethods != lower_table, "another table");
             assert_eq!(io::hooks_of::<Guard>(file).map(|guard| guard.policy()), Some(Policy::Keep));
             assert!(matches!(adopt(file, adoption()), Err(NotAdopted::AlreadyGuarded)));
-            let methods = &*(*file).pMethods;
+            let methods = *(*file).pMethods; // a copy: SQLite holds no reference into the table
+            // The table reached through another file (a layer that copies `pMethods` into its own
+            // file) is not taken for this file's: a misuse, not a write through its guard.
+            let mut other: ffi::sqlite3_file = std::mem::zeroed();
+            other.pMethods = (*file).pMethods;
+            let page = page1(2);
+            assert_eq!(methods.xWrite.unwrap()(&raw mut other, page.as_ptr().cast(), PAGE as c_int, 0), ffi::SQLITE_MISUSE);
             let page = page1(1);
             assert_eq!(methods.xWrite.unwrap()(file, page.as_ptr().cast(), PAGE as c_int, 0), ffi::SQLITE_IOERR_WRITE);
             let page = page1(2);

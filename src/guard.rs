@@ -196,7 +196,7 @@ impl Guard {
             Connection::Unknown => None,
             // SAFETY: the slot is a field of the btree that owns this file's pager, which lives
             // until the file is closed.
-            Connection::Slot(ConnectionSlot(slot)) => Some(unsafe { **slot }).filter(|db| !db.is_null()).map(|db| unsafe {
+            Connection::Slot(slot) => Some(unsafe { slot.connection() }).filter(|db| !db.is_null()).map(|db| unsafe {
                 let mut defensive = 0;
                 let rc = ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_DEFENSIVE, -1, &mut defensive);
                 (ffi::sqlite3_get_autocommit(db) == 0, rc == ffi::SQLITE_OK && defensive != 0)

@@ -69,7 +69,7 @@ pub enum Control<'a> {
     /// `SQLITE_FCNTL_PRAGMA`, sent while a pragma is prepared.
     Pragma(Pragma<'a>),
     /// `SQLITE_FCNTL_VFSNAME`: the answer is the name of the VFS stack.
-    VfsName,
+    VfsName(VfsName<'a>),
     /// `SQLITE_FCNTL_PDB`: the btree's connection slot, as sent with the file-control.
     ConnectionSlot(ConnectionSlot),
     /// Any other, by its op: forwarded with its argument when the hooks answer
@@ -83,9 +83,20 @@ pub enum Answer {
     Forward,
     /// Answered with this code, not forwarded.
     Code(c_int),
-    /// `SQLITE_FCNTL_VFSNAME` answered with this name (`SQLITE_NOMEM` when it cannot be
-    /// allocated).
-    Name(String),
+}
+
+/// The out-parameter of `SQLITE_FCNTL_VFSNAME`.
+pub struct VfsName<'a> {
+    out: &'a mut *mut c_char,
+}
+
+impl VfsName<'_> {
+    /// Answer with `name`, in memory SQLite frees (`SQLITE_NOMEM` when it cannot be allocated).
+    pub fn answer(self, name: &str) -> Answer {
+        // SAFETY: plain allocation through the extension API.
+        *self.out = unsafe { host::sqlite_string(name) };
+        Answer::Code(if self.out.is_null() { ffi::SQLITE_NOMEM } else { ffi::SQLITE_OK })
+    }
 }
 
 /// The `char*[3]` of `SQLITE_FCNTL_PRAGMA`: the pragma's name, its value, the answer's slot.
@@ -117,10 +128,23 @@ impl Pragma<'_> {
     }
 }
 
-/// `SQLITE_FCNTL_PDB`'s argument: where the btree keeps the connection using the file. Read
-/// through `host::Connection`.
+/// `SQLITE_FCNTL_PDB`'s argument: where the btree keeps the connection using the file. Made
+/// only from that file-control's argument (`Control::of`).
 #[derive(Clone, Copy)]
-pub struct ConnectionSlot(pub(crate) *const *mut ffi::sqlite3);
+pub struct ConnectionSlot(*const *mut ffi::sqlite3);
+
+impl ConnectionSlot {
+    /// The connection the slot points at now (null between statements).
+    ///
+    /// # Safety
+    /// The slot is SQLite's (the file-control came from `sqlite3BtreeOpen`, not from an
+    /// application's `sqlite3_file_control`) and the btree that holds it is open: it lives as
+    /// long as the file, whose pager the btree owns.
+    pub unsafe fn connection(&self) -> *mut ffi::sqlite3 {
+        // SAFETY: as the caller vouches.
+        unsafe { *self.0 }
+    }
+}
 
 impl Control<'_> {
     /// # Safety
@@ -134,21 +158,33 @@ impl Control<'_> {
                 let az: &'a mut [*mut c_char; 3] = unsafe { &mut *arg.cast() };
                 if az[1].is_null() { Control::Other(op) } else { Control::Pragma(Pragma { az }) }
             }
-            ffi::SQLITE_FCNTL_VFSNAME if !arg.is_null() => Control::VfsName,
+            // SAFETY: VFSNAME's char**, live during the call.
+            ffi::SQLITE_FCNTL_VFSNAME if !arg.is_null() => Control::VfsName(VfsName { out: unsafe { &mut *arg.cast() } }),
             ffi::SQLITE_FCNTL_PDB if !arg.is_null() => Control::ConnectionSlot(ConnectionSlot(arg.cast_const().cast())),
             _ => Control::Other(op),
         }
     }
 }
 
-/// A wrapped file: its table (first: an adopted file's `pMethods` points here), the file it
-/// belongs to, the lower file, the wal-index mapping, the hooks.
+/// What every wrapped file has, whatever its hooks: its table (first: an adopted file's
+/// `pMethods` points here), the file it belongs to, the lower file, the wal-index mapping, and
+/// how to free the whole [`Wrapped`] struct at the close. `xClose` needs nothing else, so it is
+/// one plain function per place ([`close_tail`], [`close_adopted`]), whose address tells a
+/// wrapped file from any other ([`is_wrapped`]).
 #[repr(C)]
-pub struct Wrapped<H> {
+struct Header {
     methods: ffi::sqlite3_io_methods,
     file: *mut ffi::sqlite3_file,
     lower: LowerFile,
     wal_index: WalIndex,
+    /// Drops (in place) or frees (boxed) the `Wrapped<H>` this header begins.
+    release: unsafe fn(*mut Header),
+}
+
+/// A wrapped file: the [`Header`], then the hooks.
+#[repr(C)]
+pub struct Wrapped<H> {
+    header: Header,
     hooks: H,
 }
 
@@ -169,57 +205,91 @@ pub enum NotWrapped {
     AlreadyWrapped,
 }
 
-/// Where a file's [`Wrapped`] struct lives, and how it is found and freed.
-pub trait Place {
+/// Where a file's [`Wrapped`] struct lives, and how it is found.
+trait Place {
+    /// The `xClose` this place installs (one of [`closes`]).
+    fn close() -> Close;
+
     /// # Safety
-    /// `file` is open with a table this place installed for `H`.
-    unsafe fn find<H>(file: *mut ffi::sqlite3_file) -> Option<*mut Wrapped<H>>;
-    /// Drop the struct once the file is closed.
-    ///
+    /// `file` is open with a table this place installed (for any hooks), or, for an adopted
+    /// file, closed by SQLite (which clears its table).
+    unsafe fn header(file: *mut ffi::sqlite3_file) -> Option<*mut Header>;
+
     /// # Safety
-    /// `wrapped` was found by `find` for a file SQLite has just closed; called once.
-    unsafe fn release<H>(wrapped: *mut Wrapped<H>);
+    /// As [`Place::header`], with a table installed for `H`.
+    #[inline(always)]
+    unsafe fn find<H>(file: *mut ffi::sqlite3_file) -> Option<*mut Wrapped<H>> {
+        // SAFETY: as the caller vouches; the header begins the Wrapped<H> (repr(C)).
+        unsafe { Self::header(file).map(|header| header.cast()) }
+    }
 }
 
 /// After the lower file, in SQLite's allocation (see the module's manual).
-pub enum Tail {}
+enum Tail {}
 /// Boxed, and the file's `pMethods` (see the module's manual).
-pub enum Adopted {}
+enum Adopted {}
 
 impl Place for Tail {
-    #[inline(always)]
-    unsafe fn find<H>(file: *mut ffi::sqlite3_file) -> Option<*mut Wrapped<H>> {
-        // SAFETY: the caller vouches that `file` was wrapped in place, so its tail holds one.
-        Some(unsafe { tail::tail::<Wrapped<H>>(file) })
+    fn close() -> Close {
+        closes().0
     }
 
-    unsafe fn release<H>(wrapped: *mut Wrapped<H>) {
-        // SAFETY: written in place by `wrap_in_place`, dropped once; the memory is SQLite's.
-        unsafe { ptr::drop_in_place(wrapped) }
+    #[inline(always)]
+    unsafe fn header(file: *mut ffi::sqlite3_file) -> Option<*mut Header> {
+        // SAFETY: the caller vouches that `file` was wrapped in place, so its tail holds one.
+        Some(unsafe { tail::tail::<Header>(file) })
     }
 }
 
 impl Place for Adopted {
+    fn close() -> Close {
+        closes().1
+    }
+
     #[inline(always)]
-    unsafe fn find<H>(file: *mut ffi::sqlite3_file) -> Option<*mut Wrapped<H>> {
+    unsafe fn header(file: *mut ffi::sqlite3_file) -> Option<*mut Header> {
         // SAFETY: the caller vouches that pMethods is the Wrapped `adopt` boxed (repr(C), its
         // table first), or null once SQLite closed the file.
         unsafe {
-            let wrapped = (*file).pMethods.cast_mut().cast::<Wrapped<H>>();
-            (!wrapped.is_null() && (*wrapped).file == file).then_some(wrapped)
+            let header = (*file).pMethods.cast_mut().cast::<Header>();
+            (!header.is_null() && (*header).file == file).then_some(header)
         }
     }
+}
 
-    unsafe fn release<H>(wrapped: *mut Wrapped<H>) {
-        // SAFETY: boxed by `adopt`, reclaimed once.
-        drop(unsafe { Box::from_raw(wrapped) })
-    }
+type Close = unsafe extern "C" fn(*mut ffi::sqlite3_file) -> c_int;
+
+/// The `xClose` of each place, as function pointers made once: what [`is_wrapped`] compares a
+/// table's `xClose` with is the very value installed. (Two pointers made from one function at
+/// two places in the code need not be equal: a function may be copied into several codegen
+/// units, and Miri gives such copies distinct addresses.)
+fn closes() -> (Close, Close) {
+    static CLOSES: std::sync::OnceLock<(Close, Close)> = std::sync::OnceLock::new();
+    *CLOSES.get_or_init(|| (close_tail, close_adopted))
+}
+
+/// Drop a `Wrapped<H>` written in a file's tail; the memory is SQLite's.
+///
+/// # Safety
+/// `header` begins a `Wrapped<H>` written by `wrap_in_place`, dropped once.
+unsafe fn drop_in_tail<H>(header: *mut Header) {
+    // SAFETY: as the caller vouches.
+    unsafe { ptr::drop_in_place(header.cast::<Wrapped<H>>()) }
+}
+
+/// Free a `Wrapped<H>` boxed by `adopt`.
+///
+/// # Safety
+/// `header` begins a `Wrapped<H>` boxed by `adopt`, freed once.
+unsafe fn free_boxed<H>(header: *mut Header) {
+    // SAFETY: as the caller vouches.
+    drop(unsafe { Box::from_raw(header.cast::<Wrapped<H>>()) })
 }
 
 /// The wrapper's table over `lower` for `hooks` placed at `P`.
 fn table<H: FileHooks, P: Place>(lower: &ffi::sqlite3_io_methods, hooks: &H) -> ffi::sqlite3_io_methods {
     let hooked = hooks.hooked(lower);
-    let mut table = ffi::sqlite3_io_methods { xClose: Some(close::<H, P>), ..*lower };
+    let mut table = ffi::sqlite3_io_methods { xClose: Some(P::close()), ..*lower };
     if hooked.write {
         table.xWrite = lower.xWrite.and(Some(write::<H, P>));
     }
@@ -242,15 +312,16 @@ fn table<H: FileHooks, P: Place>(lower: &ffi::sqlite3_io_methods, hooks: &H) -> 
 /// # Safety
 /// `file` was opened by the lower VFS (with `lower`) into an allocation of the wrapping VFS's
 /// `szOsFile` bytes, whose tail is unused, and `room_for::<H>()` fits the tail (`tail.rs`).
-pub(super) unsafe fn wrap_in_place<'a, H: FileHooks>(file: *mut ffi::sqlite3_file, lower: LowerFile, hooks: H) -> &'a mut H {
+pub(super) unsafe fn wrap_in_place<H: FileHooks>(file: *mut ffi::sqlite3_file, lower: LowerFile, hooks: H) -> *mut H {
     let methods = table::<H, Tail>(lower.methods(), &hooks);
     // SAFETY: as the caller vouches; SQLite reads pMethods only after xOpen returns, when it
     // points at the table inside the tail, which lives until xClose.
     unsafe {
         let wrapped = tail::tail::<Wrapped<H>>(file);
-        ptr::write(wrapped, Wrapped { methods, file, lower, wal_index: WalIndex::UNMAPPED, hooks });
-        (*file).pMethods = &raw const (*wrapped).methods;
-        &mut (*wrapped).hooks
+        let header = Header { methods, file, lower, wal_index: WalIndex::UNMAPPED, release: drop_in_tail::<H> };
+        ptr::write(wrapped, Wrapped { header, hooks });
+        (*file).pMethods = &raw const (*wrapped).header.methods;
+        &raw mut (*wrapped).hooks
     }
 }
 
@@ -263,7 +334,7 @@ pub unsafe fn adopt<H: FileHooks>(file: *mut ffi::sqlite3_file, hooks: impl FnOn
     // SAFETY: an open file's table is valid while it is open.
     let lower_table = unsafe { (*file).pMethods };
     // SAFETY: as the caller vouches.
-    if unsafe { is_wrapped::<H>(file) } {
+    if unsafe { is_wrapped(file) } {
         return Err(NotWrapped::AlreadyWrapped);
     }
     // SAFETY: the file's valid table (above).
@@ -275,38 +346,39 @@ pub unsafe fn adopt<H: FileHooks>(file: *mut ffi::sqlite3_file, hooks: impl FnOn
     let lower = unsafe { LowerFile::new(file, lower_table) };
     let hooks = hooks(lower);
     let methods = table::<H, Adopted>(lower.methods(), &hooks);
-    let wrapped = Box::into_raw(Box::new(Wrapped { methods, file, lower, wal_index: WalIndex::UNMAPPED, hooks }));
+    let header = Header { methods, file, lower, wal_index: WalIndex::UNMAPPED, release: free_boxed::<H> };
+    let wrapped = Box::into_raw(Box::new(Wrapped { header, hooks }));
     // SAFETY: nothing uses the table while it is swapped (the caller's contract); the box,
     // whose first field is the table, lives until `close` reclaims it.
     unsafe { (*file).pMethods = wrapped.cast_const().cast() };
     Ok(())
 }
 
-/// Is `file` wrapped by hooks `H`, in either place?
+/// Is `file` wrapped by this layer, in either place? Told by the `xClose` installed, compared
+/// with the values [`closes`] installs.
 ///
 /// # Safety
 /// `file` is open.
-pub unsafe fn is_wrapped<H: FileHooks>(file: *mut ffi::sqlite3_file) -> bool {
+pub unsafe fn is_wrapped(file: *mut ffi::sqlite3_file) -> bool {
     // SAFETY: an open file has a valid table.
     let installed = unsafe { (*(*file).pMethods).xClose };
-    installed.is_some_and(|f| {
-        ptr::fn_addr_eq(f, close::<H, Tail> as unsafe extern "C" fn(_) -> _)
-            || ptr::fn_addr_eq(f, close::<H, Adopted> as unsafe extern "C" fn(_) -> _)
-    })
+    let (tail, adopted) = closes();
+    installed.is_some_and(|f| ptr::fn_addr_eq(f, tail) || ptr::fn_addr_eq(f, adopted))
 }
 
-/// The hooks of a file wrapped with `H`, in any place: `None` for any other file.
+/// The hooks of a file wrapped with `H`, in any place: `None` for a file this layer did not wrap.
 ///
 /// # Safety
-/// `file` is open, and no other call on it is in progress.
+/// `file` is open, no other call on it is in progress, and if this layer wrapped it, it was with `H`.
 #[cfg(test)]
 pub unsafe fn hooks_of<'a, H: FileHooks>(file: *mut ffi::sqlite3_file) -> Option<&'a mut H> {
-    // SAFETY: an open file has a valid table; it was installed by a place for `H`.
+    // SAFETY: as the caller vouches; the place is told by the installed xClose.
     unsafe {
         let installed = (*(*file).pMethods).xClose?;
-        let wrapped = if ptr::fn_addr_eq(installed, close::<H, Tail> as unsafe extern "C" fn(_) -> _) {
+        let (tail, adopted) = closes();
+        let wrapped = if ptr::fn_addr_eq(installed, tail) {
             Tail::find::<H>(file)
-        } else if ptr::fn_addr_eq(installed, close::<H, Adopted> as unsafe extern "C" fn(_) -> _) {
+        } else if ptr::fn_addr_eq(installed, adopted) {
             Adopted::find::<H>(file)
         } else {
             None
@@ -320,17 +392,31 @@ pub unsafe fn hooks_of<'a, H: FileHooks>(file: *mut ffi::sqlite3_file) -> Option
 // FFI boundary. `find` fails only for a file SQLite has closed already (a misuse).
 // SAFETY, for each: SQLite calls a method of a table the wrapper installed, with the file it
 // belongs to and the method's documented arguments; SQLite serialises the calls on one file,
-// so the `&mut` to its wrapper is the only one while the call runs.
+// so the `&mut` to its hooks is the only one while the call runs; the header is only read
+// (but for the wal-index's mapping, set by `xShmMap` and `xShmUnmap`, apart from other borrows),
+// and never borrowed as a whole mutably: SQLite reads the table in it.
 
-unsafe extern "C" fn close<H: FileHooks, P: Place>(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: see above; SQLite closes each file once, and the wrapper is released after the
-    // lower table is back in place and the lower file closed.
+unsafe extern "C" fn close_tail(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: see above; installed by `wrap_in_place` only.
+    unsafe { close::<Tail>(file) }
+}
+
+unsafe extern "C" fn close_adopted(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: see above; installed by `adopt` only.
+    unsafe { close::<Adopted>(file) }
+}
+
+/// # Safety
+/// `file` is being closed by SQLite, through the table `P` installed.
+unsafe fn close<P: Place>(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: SQLite closes each file once; the wrapper is released after the lower table is
+    // back in place and the lower file closed.
     unsafe {
-        let Some(wrapped) = P::find::<H>(file) else { return ffi::SQLITE_MISUSE };
-        let lower = (*wrapped).lower;
+        let Some(header) = P::header(file) else { return ffi::SQLITE_MISUSE };
+        let lower = (*header).lower;
         (*file).pMethods = lower.table();
         let rc = lower.methods().xClose.map_or(ffi::SQLITE_OK, |f| f(file));
-        P::release(wrapped);
+        ((*header).release)(header);
         rc
     }
 }
@@ -344,9 +430,9 @@ unsafe extern "C" fn write<H: FileHooks, P: Place>(
     // SAFETY: see above; SQLite's buffer holds `amt` bytes.
     unsafe {
         let Some(w) = P::find::<H>(file) else { return ffi::SQLITE_MISUSE };
-        let w = &mut *w;
-        let Some(lower_write) = w.lower.methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
-        match w.hooks.write(&w.lower, slice::from_raw_parts(buf.cast::<u8>(), usize::try_from(amt).unwrap_or(0)), offset) {
+        let (header, hooks) = (&(*w).header, &mut (*w).hooks);
+        let Some(lower_write) = header.lower.methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        match hooks.write(&header.lower, slice::from_raw_parts(buf.cast::<u8>(), usize::try_from(amt).unwrap_or(0)), offset) {
             Ok(()) => lower_write(file, buf, amt, offset),
             Err(rc) => rc,
         }
@@ -357,9 +443,9 @@ unsafe extern "C" fn unlock<H: FileHooks, P: Place>(file: *mut ffi::sqlite3_file
     // SAFETY: see above.
     unsafe {
         let Some(w) = P::find::<H>(file) else { return ffi::SQLITE_MISUSE };
-        let w = &mut *w;
-        w.hooks.unlock(level);
-        let Some(lower_unlock) = w.lower.methods().xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
+        let (header, hooks) = (&(*w).header, &mut (*w).hooks);
+        hooks.unlock(level);
+        let Some(lower_unlock) = header.lower.methods().xUnlock else { return ffi::SQLITE_IOERR_UNLOCK };
         lower_unlock(file, level)
     }
 }
@@ -368,16 +454,10 @@ unsafe extern "C" fn file_control<H: FileHooks, P: Place>(file: *mut ffi::sqlite
     // SAFETY: see above; `arg` is what SQLite documents for `op`.
     unsafe {
         let Some(w) = P::find::<H>(file) else { return ffi::SQLITE_MISUSE };
-        let w = &mut *w;
-        match w.hooks.file_control(&w.lower, Control::of(op, arg)) {
-            Answer::Forward => w.lower.file_control(op, arg),
+        let (header, hooks) = (&(*w).header, &mut (*w).hooks);
+        match hooks.file_control(&header.lower, Control::of(op, arg)) {
+            Answer::Forward => header.lower.file_control(op, arg),
             Answer::Code(rc) => rc,
-            Answer::Name(name) => {
-                // VFSNAME's out-parameter, a string SQLite frees (`Control::of` checked it is not null).
-                let out = arg.cast::<*mut c_char>();
-                *out = host::sqlite_string(&name);
-                if (*out).is_null() { ffi::SQLITE_NOMEM } else { ffi::SQLITE_OK }
-            }
         }
     }
 }
@@ -386,8 +466,8 @@ unsafe extern "C" fn shm_lock<H: FileHooks, P: Place>(file: *mut ffi::sqlite3_fi
     // SAFETY: see above.
     unsafe {
         let Some(w) = P::find::<H>(file) else { return ffi::SQLITE_MISUSE };
-        let w = &mut *w;
-        w.hooks.shm_lock(&w.lower, &w.wal_index, offset, n, flags)
+        let (header, hooks) = (&(*w).header, &mut (*w).hooks);
+        hooks.shm_lock(&header.lower, &header.wal_index, offset, n, flags)
     }
 }
 
@@ -401,12 +481,12 @@ unsafe extern "C" fn shm_map<H: FileHooks, P: Place>(
     // SAFETY: see above; `out` is SQLite's out-parameter.
     unsafe {
         let Some(w) = P::find::<H>(file) else { return ffi::SQLITE_MISUSE };
-        let w = &mut *w;
-        let Some(lower_map) = w.lower.methods().xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
+        let header = &(*w).header;
+        let Some(lower_map) = header.lower.methods().xShmMap else { return ffi::SQLITE_IOERR_SHMMAP };
         let rc = lower_map(file, index, size, extend, out);
         // SQLITE_READONLY: a read-only mapping, still the wal-index SQLite reads.
         if index == 0 && (rc == ffi::SQLITE_OK || rc == ffi::SQLITE_READONLY) && !(*out).is_null() {
-            w.wal_index.set((*out).cast_const().cast());
+            (*w).header.wal_index.set((*out).cast_const().cast());
         }
         rc
     }
@@ -416,9 +496,10 @@ unsafe extern "C" fn shm_unmap<H: FileHooks, P: Place>(file: *mut ffi::sqlite3_f
     // SAFETY: see above; the mapping is forgotten before the lower file unmaps it.
     unsafe {
         let Some(w) = P::find::<H>(file) else { return ffi::SQLITE_MISUSE };
-        let w = &mut *w;
-        w.wal_index.set(ptr::null());
-        let Some(lower_unmap) = w.lower.methods().xShmUnmap else { return ffi::SQLITE_OK };
+        let header = &(*w).header;
+        let lower_unmap = header.lower.methods().xShmUnmap;
+        (*w).header.wal_index.set(ptr::null());
+        let Some(lower_unmap) = lower_unmap else { return ffi::SQLITE_OK };
         lower_unmap(file, delete)
     }
 }

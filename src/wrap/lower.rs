@@ -15,6 +15,12 @@ use libsqlite3_sys as ffi;
 use crate::host;
 
 /// An open lower file: its `sqlite3_file` and the lower table it was opened with.
+///
+/// Valid while the file is open. The layer hands one out only where the hooks are made
+/// (`Opened::lower`, `io::adopt`'s closure, `ForeignFile::if_open`), to be kept in hooks that
+/// live in the file's wrapper and die at its close; a copy kept anywhere else could outlive
+/// the file. That is the one promise of this layer its types do not hold (a copy is needed: the
+/// WAL's hooks read the database through its guard's).
 #[derive(Clone, Copy)]
 pub struct LowerFile {
     file: *mut ffi::sqlite3_file,

@@ -7,8 +7,8 @@
 //!   forwarded) whose `xOpen` shows each file the lower VFS opened to an [`vfs::OpenHook`];
 //! - [`io`]: the io methods of a wrapped file: a copy of the lower table with only the methods
 //!   its [`io::FileHooks`] override replaced by trampolines, the wrapper's struct placed in the
-//!   file's own allocation ([`io::Tail`]) or, for a file opened before the wrapper existed,
-//!   boxed as its table ([`io::Adopted`]); file-controls parsed once ([`io::Control`]);
+//!   file's own allocation (`io::Tail`) or, for a file opened before the wrapper existed,
+//!   boxed as its table (`io::Adopted`); file-controls parsed once ([`io::Control`]);
 //! - [`lower`]: the lower file as safe calls (`read_at`, the VFS name, shared-memory locks and
 //!   the wal-index, a handle SQLite owns);
 //! - [`tail`]: where the wrapper's struct sits after the lower file.

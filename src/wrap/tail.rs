@@ -19,8 +19,10 @@ use libsqlite3_sys as ffi;
 use walguard_core::shim::{SQLITE_ALIGNMENT, TailLayout, tail_layout};
 
 /// Bytes from a file pointer to the wrapper's struct: the lower VFS's `szOsFile`, 8-aligned. Set
-/// once, when the VFS is built, before any file is opened through it.
-static TAIL_OFFSET: AtomicUsize = AtomicUsize::new(0);
+/// once, when the first wrapping VFS is built, before any file is opened through it; every
+/// wrapping VFS of the process must agree with it ([`os_file_size`]).
+static TAIL_OFFSET: AtomicUsize = AtomicUsize::new(UNSET);
+const UNSET: usize = usize::MAX;
 
 /// Where a tail of `room` (bytes, alignment) goes over a lower VFS whose `szOsFile` is `lower`.
 pub fn layout(lower: c_int, room: (usize, usize)) -> Option<TailLayout> {
@@ -30,13 +32,17 @@ pub fn layout(lower: c_int, room: (usize, usize)) -> Option<TailLayout> {
     tail_layout(lower, room.0, room.1)
 }
 
-/// The wrapping VFS's `szOsFile` over a lower VFS whose `szOsFile` is `lower`; fixes where the
-/// struct lives (every VFS wrapped has the same `szOsFile`, see `vfs::variants_of`, and they
-/// are wrapped once per process). `None`: no room for it (see [`tail_layout`]).
+/// The wrapping VFS's `szOsFile` over a lower VFS whose `szOsFile` is `lower`; the first call
+/// fixes where the struct lives for the process. `None`: no room for it (see [`tail_layout`]),
+/// or a lower VFS whose files put it elsewhere than the first one's: one offset serves every
+/// file, so a VFS that would move it for files already open is never wrapped (walguard wraps
+/// only VFSes of the default's `szOsFile`, `vfs::variants_of`).
 pub fn os_file_size(lower: c_int, room: (usize, usize)) -> Option<c_int> {
     let layout = layout(lower, room)?;
-    TAIL_OFFSET.store(layout.offset, Ordering::Release);
-    Some(layout.os_file_size)
+    match TAIL_OFFSET.compare_exchange(UNSET, layout.offset, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => Some(layout.os_file_size),
+        Err(offset) => (offset == layout.offset).then_some(layout.os_file_size),
+    }
 }
 
 /// Bytes from a file pointer to the wrapper's struct.

@@ -127,7 +127,7 @@ impl<'a, V: OpenHook> Opened<'a, V> {
 
     /// Wrap the file with `hooks`, in its tail: the hooks in place, for as long as the file is
     /// open; `Err` with the version of an io-methods table the wrapper does not know.
-    pub fn wrap<H: FileHooks>(self, hooks: H) -> Result<&'a mut H, c_int> {
+    pub fn wrap<H: FileHooks>(self, hooks: H) -> Result<Placed<'a, H>, c_int> {
         const { assert!(room_for::<H>().0 <= V::ROOM.0 && room_for::<H>().1 <= V::ROOM.1) };
         let version = self.lower.methods().iVersion;
         if !KNOWN_VERSIONS.contains(&version) {
@@ -135,7 +135,28 @@ impl<'a, V: OpenHook> Opened<'a, V> {
         }
         // SAFETY: the file was opened by the lower VFS into an allocation of the wrapping VFS's
         // szOsFile bytes, which has room for V::ROOM, and so for H, after it (`tail.rs`).
-        Ok(unsafe { wrap_in_place(self.lower.file(), self.lower, hooks) })
+        Ok(Placed { hooks: unsafe { wrap_in_place(self.lower.file(), self.lower, hooks) }, open: PhantomData })
+    }
+}
+
+/// Hooks just placed in a file's tail, during its `xOpen`.
+pub struct Placed<'a, H> {
+    /// Derived from the file pointer without a reference in between, so its address stays valid
+    /// for the trampolines' later borrows (what Miri's Stacked Borrows checks).
+    hooks: *mut H,
+    open: PhantomData<&'a mut H>,
+}
+
+impl<H> Placed<'_, H> {
+    /// Where the hooks live until the file's close: an address to find them by.
+    pub fn address(&self) -> usize {
+        self.hooks as usize
+    }
+
+    pub fn hooks(&mut self) -> &mut H {
+        // SAFETY: placed and live until the file's close, which cannot run during its xOpen;
+        // the borrow ends with this value, before SQLite can call the file.
+        unsafe { &mut *self.hooks }
     }
 }
 
