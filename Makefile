@@ -244,7 +244,9 @@ sqlite-suite: build
 # Other projects' own test suites from their pinned sdists (sqlite-utils, SQLAlchemy's SQLite
 # tests, as they are and with every file in WAL, diskcache), plain and with walguard in every
 # process (sitecustomize, then LD_PRELOAD), compared test by test: differences must be in
-# tests/peers/expected-differences.txt. Not part of `make test`; about 10 minutes.
+# tests/peers/expected-differences.txt. Not part of `make test`. The suites run side by side, one
+# per core (each pytest run is one process): 9.5 min on 2 cores, 17 min one at a time
+# (PEERS="--jobs 1"), 1.5 more the first time (the installs).
 # PEERS="--suite NAME --mode MODE" narrows it. Logs in build/peers.
 .PHONY: peers
 peers: build

@@ -2,7 +2,7 @@
 """make peers: other projects' own test suites, without walguard and with it loaded into every
 process, compared test by test.
 
-    tests/peers/run.py ROOT [--suite NAME ...] [--mode MODE ...]
+    tests/peers/run.py ROOT [--suite NAME ...] [--mode MODE ...] [--jobs N]
 
 ROOT is the repository root (libwalguard.so, libwalguard_preload.so, packages/sitecustomize and
 .deps/peers, which tests/peers/ensure.sh installs). The suites: sqlite-utils's, SQLAlchemy's
@@ -19,15 +19,19 @@ outcome differs from the plain run must be listed in expected-differences.txt; t
 on an unexplained difference, on a listed one that no longer happens, on a probe that does not
 match its mode, and on a suite that did not run to its end. A difference that does not come
 back when its tests run again alone, plain and guarded, is reported as flaky and not counted.
+Up to --jobs suites (the number of cores) run side by side, each one's runs in order; a suite's
+lines are printed when it ends.
 Logs, XML and probes are in build/peers/.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -37,6 +41,22 @@ MODES = ("sitecustomize", "preload")
 TIMEOUT_PER_TEST = 300  # pytest-timeout: a hang ends the run with every thread's stack
 TIMEOUT_PER_RUN = 1800
 RERUN_AT_MOST = 50  # more differing tests than this are no flake: not run again
+# Seconds each suite took (its three runs) at the last runs on 2 cores, for the order: with
+# --jobs 2 the two SQLAlchemy suites start first, the two short ones follow on the core that
+# frees first.
+SECONDS = {"sqlalchemy": 500, "sqlalchemy-wal": 335, "diskcache": 90, "sqlite-utils": 75}
+
+_output = threading.local()
+
+
+def say(text):
+    """print(), or, in a thread running a suite, into that suite's lines (printed together
+    when the suite ends, so that suites running side by side do not mix their lines)."""
+    lines = getattr(_output, "lines", None)
+    if lines is None:
+        print(text, flush=True)
+    else:
+        lines.append(text)
 
 
 def pinned(name):
@@ -258,35 +278,35 @@ def compare(root, out, name, mode, plain, guarded_result, expectations):
         if test_id in differences and test_id not in unexplained and missing:
             problems.append(f"{mode}: {test_id} differs as expected-differences.txt:{entry['line']} says, "
                             f"but its failure does not say {missing[0]!r}: another cause? (see {record['log']})")
-            print(f"    OTHER CAUSE {test_id}: the failure does not say {missing[0]!r}")
+            say(f"    OTHER CAUSE {test_id}: the failure does not say {missing[0]!r}")
     flaky = set()
     if unexplained:
-        print(f"  {mode}: running the {len(unexplained)} unexplained difference(s) again, plain and {mode}", flush=True)
+        say(f"  {mode}: running the {len(unexplained)} unexplained difference(s) again, plain and {mode}")
         _, flaky = confirm(root, out, name, mode, unexplained)
     record["differences"] = len(differences) - len(flaky)
-    print(f"  {mode}: {record['differences']} difference(s) from plain")
+    say(f"  {mode}: {record['differences']} difference(s) from plain")
     for test_id, (was, now) in differences.items():
         entry = entries.get(test_id)
         if test_id in flaky:
             record.setdefault("flaky", []).append(test_id)
-            print(f"    FLAKY     {test_id}: {was} -> {now} in the full runs, not again when run alone: "
-                  f"not counted (logs: {out / name}/*.rerun.log)")
+            say(f"    FLAKY     {test_id}: {was} -> {now} in the full runs, not again when run alone: "
+                f"not counted (logs: {out / name}/*.rerun.log)")
         elif test_id not in unexplained:
-            print(f"    expected  {test_id}: {was} -> {now}: {' '.join(entry['why']).split('. ')[0]}")
+            say(f"    expected  {test_id}: {was} -> {now}: {' '.join(entry['why']).split('. ')[0]}")
         elif entry:
             problems.append(f"{mode}: {test_id}: {was} -> {now}, but expected-differences.txt:"
                             f"{entry['line']} says {entry['plain']} -> {entry['guarded']}")
-            print(f"    CHANGED   {test_id}: {was} -> {now} (expected {entry['plain']} -> {entry['guarded']})")
+            say(f"    CHANGED   {test_id}: {was} -> {now} (expected {entry['plain']} -> {entry['guarded']})")
         else:
             problems.append(f"{mode}: unexplained difference {test_id}: {was} -> {now}")
-            print(f"    UNEXPLAINED {test_id}: {was} -> {now}")
+            say(f"    UNEXPLAINED {test_id}: {was} -> {now}")
     for test_id, entry in entries.items():
         if test_id not in differences:
             problems.append(f"{mode}: expected-differences.txt:{entry['line']}: {test_id} "
                             f"({entry['plain']} -> {entry['guarded']}) no longer differs "
                             f"({plain.get(test_id, 'absent')} both ways): remove or correct the entry")
-            print(f"    NO LONGER DIFFERS {test_id}: {plain.get(test_id, 'absent')} both ways "
-                  f"(expected-differences.txt:{entry['line']} says {entry['plain']} -> {entry['guarded']})")
+            say(f"    NO LONGER DIFFERS {test_id}: {plain.get(test_id, 'absent')} both ways "
+                f"(expected-differences.txt:{entry['line']} says {entry['plain']} -> {entry['guarded']})")
     return problems
 
 
@@ -309,6 +329,8 @@ def main():
     parser.add_argument("root", type=Path)
     parser.add_argument("--suite", action="append", choices=sorted(SUITES))
     parser.add_argument("--mode", action="append", choices=MODES)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="suites run side by side (default: the number of cores)")
     options = parser.parse_args()
     root = options.root.resolve()
     suites = options.suite or list(SUITES)
@@ -320,37 +342,56 @@ def main():
         if not (root / library).exists():
             raise SystemExit(f"{root / library} is missing: run make first")
 
-    report, passed, failed = [], 0, 0
-    started = time.monotonic()
-    for name in suites:
-        print(f"=== {name}: {SUITES[name]['note']}", flush=True)
+    def one_suite(name):
+        _output.lines = [f"=== {name}: {SUITES[name]['note']}"]
+        try:
+            return suite_runs(name)
+        finally:
+            lines, _output.lines = _output.lines, None
+            with print_lock:
+                print("\n".join(lines), flush=True)
+
+    def suite_runs(name):
         results = {}
         for mode in ("plain", *modes):
             outcomes, record = run_suite(root, out, name, mode)
             results[mode] = (outcomes, record)
             seen = refusals(record["probe"]) if mode != "plain" else None
             extra = f"; walguard refused in the pytest process: {seen or 'nothing'}" if mode != "plain" else ""
-            print(f"  {mode:13} {show_counts(outcomes)} ({record['seconds']:.0f} s){extra}", flush=True)
+            say(f"  {mode:13} {show_counts(outcomes)} ({record['seconds']:.0f} s){extra}")
             for problem in record["problems"]:
-                print(f"  {mode:13} PROBLEM: {problem}", flush=True)
+                say(f"  {mode:13} PROBLEM: {problem}")
         plain = results["plain"][0]
         problems = [f"{mode}: {p}" for mode, (_, record) in results.items() for p in record["problems"]]
         both_failing = sorted(t for t, o in plain.items() if o in ("failed", "error")
                               and all(results[m][0].get(t) == o for m in modes))
         for test_id in both_failing:
-            print(f"  fails without walguard too ({plain[test_id]} in every run): {test_id}")
+            say(f"  fails without walguard too ({plain[test_id]} in every run): {test_id}")
         for mode in modes:
             if plain and results[mode][0]:
                 problems += compare(root, out, name, mode, plain, results[mode], expectations)
-        report.append((name, results, problems))
         if problems:
-            failed += 1
-            print(f"  {name}: FAILED")
+            say(f"  {name}: FAILED")
             for problem in problems:
-                print(f"    {problem}")
+                say(f"    {problem}")
         else:
-            passed += 1
-            print(f"  {name}: ok")
+            say(f"  {name}: ok")
+        return results, problems
+
+    # Each suite's runs in order (plain, then each guarded mode), up to --jobs suites side by
+    # side: every pytest run is one process on one core, so on 2 cores two suites take the time
+    # of one; plain and guarded runs all share the machine the same way.
+    print_lock = threading.Lock()
+    jobs = max(1, min(options.jobs, len(suites)))
+    print(f"peers: {len(suites)} suites, {jobs} at a time", flush=True)
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {name: pool.submit(one_suite, name)
+                   for name in sorted(suites, key=lambda n: -SECONDS.get(n, 0))}
+        done = {name: future.result() for name, future in futures.items()}
+    report = [(name, *done[name]) for name in suites]
+    failed = sum(1 for _, _, problems in report if problems)
+    passed = len(report) - failed
 
     print(f"\nsummary ({time.monotonic() - started:.0f} s; logs, JUnit XML and probes in {out}):")
     for name, results, problems in report:
