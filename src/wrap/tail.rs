@@ -114,6 +114,20 @@ mod tests {
         }
     }
 
+    /// One offset serves every file of the process: once a wrapping VFS fixed it, a lower VFS
+    /// whose files would put the struct elsewhere is refused, and the offset stays.
+    #[test]
+    fn the_tail_offset_is_fixed_once() {
+        let vfs = crate::testing::walguard_vfs(); // fixes the offset over the in-memory VFS
+        let lower = crate::testing::lower_vfs();
+        // SAFETY: both VFSes live for the process.
+        let (size, lower_size) = unsafe { ((*vfs).szOsFile, (*lower).szOsFile) };
+        let offset = tail_offset();
+        assert_eq!(os_file_size(lower_size, ROOM), Some(size), "the same lower size: the same layout");
+        assert_eq!(os_file_size(lower_size + 16, ROOM), None, "a layout that would move the struct");
+        assert_eq!(tail_offset(), offset);
+    }
+
     #[test]
     fn no_vfs_without_room_for_the_tail() {
         assert_eq!(layout(-1, ROOM), None);
